@@ -1,0 +1,189 @@
+"""``Graph``: the one seam between cntgraph and the Neo4j driver.
+
+Every query runs through :meth:`Graph.run` (writes) or :meth:`Graph.query` (reads) by its name in
+the Cypher library, with ``$parameters``, and every transaction carries metadata naming the query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import neo4j
+import pandas as pd
+from neo4j import exceptions as neo4j_errors
+
+from cntgraph import library
+from cntgraph.connection import Target, resolve
+from cntgraph.errors import ConnectionError, QueryError
+
+T = TypeVar("T")
+
+
+class Graph:
+    """A connection to one Neo4j database.
+
+    Build it with :func:`connect`. It closes the driver on ``close()`` (or leaving a ``with``
+    block) only when it created that driver.
+
+    Example:
+        >>> with cntgraph.connect() as graph:                     # doctest: +SKIP
+        ...     graph.query("demo/read")
+    """
+
+    def __init__(
+        self,
+        driver: neo4j.Driver,
+        *,
+        database: str | None = None,
+        source: str = "a driver passed by the caller",
+        owns_driver: bool = False,
+        browser_url: str | None = None,
+    ) -> None:
+        self.driver = driver
+        self.database = database
+        self.source = source
+        self.browser_url = browser_url
+        self._owns_driver = owns_driver
+
+    def __enter__(self) -> Graph:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Graph(source={self.source!r}, database={self.database!r})"
+
+    def close(self) -> None:
+        """Close the driver if this Graph created it; a caller's driver is left open."""
+        if self._owns_driver:
+            self.driver.close()
+
+    def verify(self) -> None:
+        """Check that the server answers, accepts the credentials and has the database."""
+        with self._translated("verify"):
+            self.driver.verify_connectivity()
+        self._execute("RETURN 1 AS ok", {}, "verify", neo4j.RoutingControl.READ, lambda result: result.consume())
+
+    # -- running queries -------------------------------------------------------------------
+    def run(self, name: str, **params: Any) -> list[dict[str, Any]]:
+        """Run library query ``name`` in a write transaction; return its rows as dicts.
+
+        Example:
+            >>> graph.run("demo/write", neurons=[], links=[])         # doctest: +SKIP
+        """
+        return self._execute(library.load(name), params, name, neo4j.RoutingControl.WRITE, _rows)
+
+    def query(self, name: str, **params: Any) -> pd.DataFrame:
+        """Run library query ``name`` in a read transaction; return a DataFrame.
+
+        Example:
+            >>> graph.query("demo/read")                             # doctest: +SKIP
+        """
+        return self._execute(library.load(name), params, name, neo4j.RoutingControl.READ, neo4j.Result.to_df)
+
+    def cypher(self, text: str, **params: Any) -> pd.DataFrame:
+        """Run ad-hoc Cypher in read access mode (a write is refused and changes nothing).
+
+        Example:
+            >>> graph.cypher("MATCH (n) RETURN count(n) AS n")          # doctest: +SKIP
+        """
+        return self._execute(text, params, "ad-hoc", neo4j.RoutingControl.READ, neo4j.Result.to_df)
+
+    def _execute(
+        self,
+        text: str,
+        params: dict[str, Any],
+        name: str,
+        routing: neo4j.RoutingControl,
+        transform: Callable[[neo4j.Result], T],
+    ) -> T:
+        query = neo4j.Query(text, metadata={"app": "cntgraph", "query": name})
+        with self._translated(name):
+            return self.driver.execute_query(
+                query,
+                parameters_=params,
+                database_=self.database,
+                routing_=routing,
+                result_transformer_=transform,
+            )
+
+    @contextmanager
+    def _translated(self, name: str) -> Iterator[None]:
+        """Turn driver errors into cntgraph errors that name the endpoint's source or the query."""
+        try:
+            yield
+        except neo4j_errors.AuthError as error:
+            raise ConnectionError(
+                f"Neo4j refused the credentials (settings from {self.source}): {error.message}. "
+                "Check NEO4J_USER / NEO4J_PASSWORD or the auth argument."
+            ) from error
+        except (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired, OSError) as error:
+            raise ConnectionError(
+                f"cannot reach Neo4j (settings from {self.source}): {error}. Is the server running "
+                "and the URI right? `cntgraph neo4j status` shows the managed server."
+            ) from error
+        except neo4j_errors.ClientError as error:
+            if error.code == "Neo.ClientError.Database.DatabaseNotFound":
+                raise ConnectionError(
+                    f"Neo4j has no database {self.database!r} (settings from {self.source}); "
+                    "Community edition has one database, 'neo4j'. Unset NEO4J_DATABASE or fix it."
+                ) from error
+            if error.code == "Neo.ClientError.Statement.AccessMode":
+                raise QueryError(
+                    f"query {name!r} tried to write, but ad-hoc queries run read-only; nothing was "
+                    "changed. Writes go through cntgraph's own API."
+                ) from error
+            raise QueryError(f"Neo4j refused query {name!r}: {error.message} ({error.code})") from error
+
+
+def _rows(result: neo4j.Result) -> list[dict[str, Any]]:
+    return [record.data() for record in result]
+
+
+def connect(
+    uri: str | neo4j.Driver | None = None,
+    auth: tuple[str, str] | None = None,
+    database: str | None = None,
+) -> Graph:
+    """Connect to Neo4j and check the connection; return a :class:`Graph`.
+
+    ``uri`` may be a URI or an open ``neo4j.Driver`` (left open on close). Without one, the
+    ``NEO4J_URI``/``NEO4J_USER``/``NEO4J_PASSWORD``/``NEO4J_DATABASE`` variables are used, else
+    the managed local server, which is installed and started on demand.
+
+    Example:
+        >>> import cntgraph
+        >>> with cntgraph.connect() as graph:                        # doctest: +SKIP
+        ...     print(graph.browser_url)
+        http://127.0.0.1:7474/browser/
+    """
+    if isinstance(uri, neo4j.Driver):
+        graph = Graph(uri, database=database)
+    else:
+        target = resolve(uri, auth, database)
+        graph = _graph_for(target)
+    try:
+        graph.verify()
+    except BaseException:
+        graph.close()
+        raise
+    return graph
+
+
+def _graph_for(target: Target) -> Graph:
+    try:
+        driver = neo4j.GraphDatabase.driver(
+            target.uri, auth=(target.user, target.password), notifications_min_severity="OFF"
+        )
+    except (ValueError, neo4j_errors.ConfigurationError) as error:
+        raise ConnectionError(f"cannot use Neo4j URI {target.uri!r} (from {target.source}): {error}") from error
+    return Graph(
+        driver,
+        database=target.database,
+        source=f"{target.source}: {target.uri} as {target.user}",
+        owns_driver=True,
+        browser_url=target.browser_url,
+    )

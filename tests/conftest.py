@@ -1,0 +1,108 @@
+"""Shared fixtures. Tests get Neo4j from one session fixture, ``graph``:
+
+1. ``NEO4J_URI`` (with ``NEO4J_USER``/``NEO4J_PASSWORD``) when set;
+2. else a testcontainers Neo4j 5.26 container when a Docker engine answers;
+3. else a managed local server of its own (a throwaway instance on free ports, sharing the jars
+   installed under ``CNTGRAPH_HOME``).
+
+With ``CI=true`` a test that needs Neo4j never skips: if no server can be had, it fails with the
+reason. Whenever a test fails, the end of the test server's log is printed in the summary.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import cntgraph
+from cntgraph.connection import resolve
+from cntgraph.graph import Graph
+from cntgraph.server import ManagedServer
+
+NEO4J_IMAGE = "neo4j:5.26-community"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@dataclass
+class Neo4jUnderTest:
+    """Where the session's Neo4j came from, and how to read its logs."""
+
+    uri: str
+    auth: tuple[str, str]
+    source: str
+    logs: object  # a zero-argument callable returning the log tail
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_managed(instance: Path) -> ManagedServer:
+    """A managed server of the tests' own, on free ports, in ``instance``."""
+    server = ManagedServer(instance=instance)
+    server.start(bolt_port=free_port(), http_port=free_port(), heap="384m", pagecache="128m", progress=False)
+    return server
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+    except Exception:  # noqa: BLE001 - any failure means "no engine here"
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neo4jUnderTest]:
+    """The session's Neo4j server (see the module docstring for where it comes from)."""
+    try:
+        if os.environ.get("NEO4J_URI"):
+            target = resolve()
+            yield Neo4jUnderTest(target.uri, (target.user, target.password), "NEO4J_URI", lambda: "(external server)")
+        elif _docker_answers():
+            from testcontainers.community.neo4j import Neo4jContainer
+
+            with Neo4jContainer(NEO4J_IMAGE) as container:
+                logs = lambda: b"".join(container.get_logs()).decode(errors="replace")[-6000:]  # noqa: E731
+                yield Neo4jUnderTest(
+                    container.get_connection_url(), (container.username, container.password), "testcontainers", logs
+                )
+        else:
+            server = start_managed(tmp_path_factory.mktemp("neo4j") / "instance")
+            state = server.state()
+            assert state is not None
+            try:
+                yield Neo4jUnderTest(state.bolt_uri, ("neo4j", server.password()), "managed", server.logs)
+            finally:
+                server.stop()
+    except cntgraph.CntgraphError as error:
+        reason = f"no Neo4j server could be had for the tests: {error}"
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def graph(neo4j_server: Neo4jUnderTest) -> Iterator[Graph]:
+    """A connected :class:`cntgraph.Graph` on the session's server."""
+    with cntgraph.connect(neo4j_server.uri, neo4j_server.auth) as connected:
+        yield connected
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    server = getattr(item, "funcargs", {}).get("neo4j_server")
+    if report.failed and server is not None:
+        report.sections.append(("Neo4j server log (tail)", server.logs()))

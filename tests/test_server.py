@@ -1,0 +1,165 @@
+"""The managed local Neo4j server: a real JVM started, stopped and restarted by the tests."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cntgraph import connect
+from cntgraph.errors import ServerError
+from cntgraph.server import ManagedServer, install
+from cntgraph.server.tools import find_java
+from tests.conftest import free_port, start_managed
+
+pytestmark = pytest.mark.neo4j
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedServer]:
+    managed = start_managed(tmp_path_factory.mktemp("lifecycle") / "instance")
+    try:
+        yield managed
+    finally:
+        managed.stop()
+
+
+def _connect(server: ManagedServer):  # noqa: ANN202
+    state = server.state()
+    assert state is not None, "the server should be running"
+    return connect(state.bolt_uri, ("neo4j", server.password()))
+
+
+def test_start_of_a_running_server_does_nothing(server: ManagedServer) -> None:
+    before = server.state()
+    state, started = server.start()
+    assert started is False
+    assert state == before
+
+
+def test_status_names_version_ports_and_data_but_not_the_password(server: ManagedServer) -> None:
+    status = server.status()
+    assert status.running and status.installed
+    assert status.version.startswith("5.26.")
+    assert status.data_dir == server.instance / "data"
+    assert server.password() not in repr(status)
+
+
+def test_password_file_is_readable_by_its_owner_only(server: ManagedServer) -> None:
+    mode = stat.S_IMODE(os.stat(server.password_file).st_mode)
+    assert mode == 0o600
+
+
+def test_listens_on_loopback_only(server: ManagedServer) -> None:
+    state = server.state()
+    assert state is not None
+    for port in (state.bolt_port, state.http_port):
+        addresses = _listening_addresses(port)
+        assert addresses, f"nothing listens on port {port}"
+        assert all(address.is_loopback for address in addresses), addresses
+
+
+def test_stop_and_start_again_keep_the_data(server: ManagedServer) -> None:
+    with _connect(server) as graph:
+        graph.driver.execute_query("CREATE (:Kept {token: $token})", token="survives-restart")
+    stopped = server.stop()
+    assert stopped is not None
+    assert server.state() is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(stopped.pid, 0)
+    state, started = server.start(bolt_port=stopped.bolt_port, http_port=stopped.http_port)
+    assert started and state.pid != stopped.pid
+    with _connect(server) as graph:
+        kept = graph.cypher("MATCH (k:Kept) RETURN k.token AS token")
+    assert kept["token"].tolist() == ["survives-restart"]
+
+
+def test_browser_is_served(server: ManagedServer) -> None:
+    import urllib.request
+
+    state = server.state()
+    assert state is not None
+    with urllib.request.urlopen(state.browser_url, timeout=10) as response:  # noqa: S310 - loopback
+        assert response.status == 200
+        assert b"Neo4j Browser" in response.read()
+
+
+def test_a_port_in_use_is_named(tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        with pytest.raises(ServerError, match=rf"port {taken} .*in use.*--bolt-port"):
+            ManagedServer(instance=tmp_path / "instance").start(bolt_port=taken, http_port=free_port())
+
+
+def test_a_bad_memory_size_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ServerError, match="heap size 'lots' is not a size like 512m.*--heap"):
+        ManagedServer(instance=tmp_path / "instance").start(bolt_port=free_port(), http_port=free_port(), heap="lots")
+
+
+def test_a_server_dying_while_starting_reports_its_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from cntgraph.server import managed
+
+    # another program takes the Bolt port between cntgraph's check and Neo4j's bind
+    monkeypatch.setattr(managed, "_require_free", lambda *args: None)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        with pytest.raises(ServerError, match=r"(?s)exited with code .*The end of its logs.*==> .*neo4j.log"):
+            ManagedServer(instance=tmp_path / "instance").start(
+                bolt_port=squatter.getsockname()[1], http_port=free_port(), progress=False
+            )
+
+
+def test_no_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "nowhere"))
+    with pytest.raises(ServerError, match="no Java found on JAVA_HOME=.*Java 17 or 21"):
+        find_java()
+
+
+def test_the_wrong_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fake = tmp_path / "jdk" / "bin" / "java"
+    fake.parent.mkdir(parents=True)
+    fake.write_text('#!/bin/sh\necho \'openjdk version "11.0.2" 2019-01-15\' >&2\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk"))
+    with pytest.raises(ServerError, match="Java 11 at .* cannot run Neo4j 5.26"):
+        find_java()
+
+
+def test_no_maven_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ServerError, match="Maven \\(mvn\\) is not on the PATH"):
+        install(tmp_path / "home", progress=False)
+
+
+def test_a_failed_resolution_shows_what_maven_said(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from cntgraph.server import maven as install_module
+
+    broken = install_module.pom_text().replace("<artifactId>neo4j-browser</artifactId>", "<artifactId>no-such-artifact-cntgraph</artifactId>")
+    monkeypatch.setattr(install_module, "pom_text", lambda: broken)
+    with pytest.raises(ServerError, match="(?s)Maven could not resolve.*no-such-artifact-cntgraph"):
+        install_module.install(tmp_path / "home", progress=False)
+    assert not install_module.distribution(tmp_path / "home").installed
+
+
+def _listening_addresses(port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The local addresses of the listening TCP sockets on ``port``, from /proc/net/tcp and tcp6."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            address_hex, port_hex = fields[1].split(":")
+            if fields[3] != "0A" or int(port_hex, 16) != port:  # 0A is LISTEN
+                continue
+            # the kernel prints each 32-bit word of the address in host (little-endian) order
+            raw = b"".join(bytes.fromhex(address_hex[i : i + 8])[::-1] for i in range(0, len(address_hex), 8))
+            address = ipaddress.ip_address(raw)
+            found.append(address.ipv4_mapped or address if isinstance(address, ipaddress.IPv6Address) else address)
+    return found
