@@ -1,0 +1,191 @@
+"""Benchmark the metric core; prints markdown tables for docs/BENCHMARKS.md.
+
+    .venv/bin/python bench/bench_metrics.py
+
+(a) conv strengths of one 64->64 3x3 layer (padding 1) on a 32x32 input: ours vs the reference
+    code's six nested Python loops, made exact at the borders (timed once: it takes a while);
+(b) strengths of three 4096x4096 float64 Linear layers: ours vs bare numpy W.sum(1), W.sum(0);
+(c) how the time grows with MLP width and with conv input size;
+(d) layer_links for about 1e6 links between sampled units.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from cntgraph.links import layer_links
+from cntgraph.metrics import layer_strengths, node_strength
+from cntgraph.snapshot import Snapshot, take_snapshot
+from cntgraph.topology import trace
+
+
+def median_seconds(run: Callable[[], object], repeat: int) -> float:
+    run()  # warm up
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def snapshot_of(model: nn.Module, input_shape: tuple[int, ...]) -> Snapshot:
+    return take_snapshot(model, trace(model, input_shape))
+
+
+def loop_conv_strengths(
+    kernel: np.ndarray, bias: np.ndarray, height: int, width: int, pad: int
+) -> tuple[list, list]:
+    """The reference code's six nested loops (stride 1, no dilation), skipping links into padding."""
+    c_out, c_in, kh, kw = kernel.shape
+    k = kernel.tolist()
+    s_in = [[[float(bias[co])] * width for _ in range(height)] for co in range(c_out)]
+    s_out = [[[0.0] * width for _ in range(height)] for _ in range(c_in)]
+    for co in range(c_out):
+        for y in range(height):
+            for x in range(width):
+                for ci in range(c_in):
+                    for u in range(kh):
+                        p = y - pad + u
+                        if not 0 <= p < height:
+                            continue
+                        for v in range(kw):
+                            q = x - pad + v
+                            if 0 <= q < width:
+                                w = k[co][ci][u][v]
+                                s_in[co][y][x] += w
+                                s_out[ci][p][q] += w
+    return s_in, s_out
+
+
+def bench_conv_vs_loops(repeat: int) -> list[str]:
+    torch.manual_seed(0)
+    snapshot = snapshot_of(nn.Conv2d(64, 64, 3, padding=1), (64, 32, 32))
+    ours = median_seconds(lambda: layer_strengths(snapshot), repeat)
+    start = time.perf_counter()
+    loop_in, loop_out = loop_conv_strengths(snapshot.weights[0], snapshot.biases[0], 32, 32, 1)
+    loops = time.perf_counter() - start
+    strengths = layer_strengths(snapshot)
+    diff = max(
+        np.abs(strengths[1].s_in - np.ravel(loop_in)).max(),
+        np.abs(strengths[0].s_out - np.ravel(loop_out)).max(),
+    )
+    return [
+        "| conv 64->64 3x3, 32x32, padding 1 | time |",
+        "| --- | --- |",
+        f"| Python loops (exact borders), once | {loops:.1f} s |",
+        f"| `layer_strengths`, median of {repeat} | {ours * 1e3:.2f} ms |",
+        f"| speed-up | {loops / ours:,.0f}x |",
+        f"| max abs difference | {diff:.1e} |",
+    ]
+
+
+def bench_dense_vs_numpy(repeat: int) -> list[str]:
+    torch.manual_seed(0)
+    model = nn.Sequential(*(nn.Linear(4096, 4096) for _ in range(3)))
+    topology = trace(model, (4096,))
+    snapshot = take_snapshot(model, topology)
+    copy = median_seconds(lambda: take_snapshot(model, topology), repeat)
+    ours = median_seconds(lambda: layer_strengths(snapshot), repeat)
+    numpy_sums = median_seconds(lambda: [(w.sum(axis=1), w.sum(axis=0)) for w in snapshot.weights], repeat)
+    return [
+        f"| three 4096x4096 float64 Linear layers, median of {repeat} | time |",
+        "| --- | --- |",
+        f"| bare numpy `W.sum(1)`, `W.sum(0)` | {numpy_sums * 1e3:.1f} ms |",
+        f"| `layer_strengths` | {ours * 1e3:.1f} ms |",
+        f"| ours / numpy | {ours / numpy_sums:.2f} |",
+        f"| (for scale: `take_snapshot`, float32 model to float64 copies) | {copy * 1e3:.1f} ms |",
+    ]
+
+
+def bench_growth(repeat: int) -> list[str]:
+    rows = [
+        "| model | units | `layer_strengths` | `node_strength` (DataFrame) |",
+        "| --- | --- | --- | --- |",
+    ]
+    cases = [
+        (
+            f"MLP 3 x Linear, width {n}",
+            lambda n=n: snapshot_of(nn.Sequential(*(nn.Linear(n, n) for _ in range(3))), (n,)),
+        )
+        for n in (256, 512, 1024, 2048, 4096)
+    ]
+    cases += [
+        (
+            f"Conv2d 64->64 3x3 pad 1, {s}x{s} input",
+            lambda s=s: snapshot_of(nn.Conv2d(64, 64, 3, padding=1), (64, s, s)),
+        )
+        for s in (16, 32, 64, 128)
+    ]
+    for label, make in cases:
+        torch.manual_seed(0)
+        snapshot = make()
+        units = sum(layer.size for layer in snapshot.topology.node_layers)
+        strengths = median_seconds(lambda snapshot=snapshot: layer_strengths(snapshot), repeat)
+        frame = median_seconds(lambda snapshot=snapshot: node_strength(snapshot), repeat)
+        rows.append(f"| {label} | {units:,} | {strengths * 1e3:.2f} ms | {frame * 1e3:.2f} ms |")
+    return rows
+
+
+def bench_links(repeat: int) -> list[str]:
+    rng = np.random.default_rng(0)
+    rows = [f"| `layer_links`, median of {repeat} | links | time |", "| --- | --- | --- |"]
+    torch.manual_seed(0)
+    dense = snapshot_of(nn.Linear(4096, 4096), (4096,))
+    conv = snapshot_of(nn.Conv2d(64, 64, 3, padding=1), (64, 32, 32))
+    cases = [
+        (
+            "Linear 4096x4096, 1000 x 1000 sampled units",
+            dense,
+            rng.choice(4096, 1000, replace=False),
+            rng.choice(4096, 1000, replace=False),
+        ),
+        (
+            "Conv2d 64->64 3x3 on 32x32, all links into 2000 sampled units",
+            conv,
+            None,
+            rng.choice(65536, 2000, replace=False),
+        ),
+        (
+            "Conv2d 64->64 3x3 on 32x32, 20000 x 20000 sampled units",
+            conv,
+            rng.choice(65536, 20000, replace=False),
+            rng.choice(65536, 20000, replace=False),
+        ),
+    ]
+    for label, snapshot, src, dst in cases:
+        links = len(layer_links(snapshot, 1, src, dst)[0])
+        seconds = median_seconds(lambda s=snapshot, i=src, o=dst: layer_links(s, 1, i, o), repeat)
+        rows.append(f"| {label} | {links:,} | {seconds * 1e3:.1f} ms |")
+    return rows
+
+
+def machine() -> str:
+    with open("/proc/meminfo") as meminfo:
+        memory_gb = int(meminfo.readline().split()[1]) / 2**20
+    return (
+        f"{os.cpu_count()} cores, {memory_gb:.0f} GB, no GPU, Python {platform.python_version()}, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=20, help="runs per median (default 20)")
+    repeat = parser.parse_args().repeat
+    print(f"Machine: {machine()}\n")
+    for section in (bench_conv_vs_loops, bench_dense_vs_numpy, bench_growth, bench_links):
+        print("\n".join(section(repeat)) + "\n", flush=True)
+
+
+if __name__ == "__main__":
+    main()
