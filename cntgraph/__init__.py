@@ -25,8 +25,18 @@ _EXPORTS: dict[str, str] = {
     "ServerError": "cntgraph.errors",
     "TopologyError": "cntgraph.errors",
     "MetricError": "cntgraph.errors",
+    "RecorderError": "cntgraph.errors",
+    "SpoolError": "cntgraph.errors",
     "Graph": "cntgraph.graph",
     "connect": "cntgraph.graph",
+    "node_strength": "cntgraph.metrics",
+    "layer_fluctuation": "cntgraph.metrics",
+    "link_weights": "cntgraph.metrics",
+    "Full": "cntgraph.sampling",
+    "Uniform": "cntgraph.sampling",
+    "TopStrength": "cntgraph.sampling",
+    "Recorder": "cntgraph.recorder",
+    "replay": "cntgraph.writer",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -10,6 +10,8 @@ __all__ = [
     "ServerError",
     "TopologyError",
     "MetricError",
+    "RecorderError",
+    "SpoolError",
 ]
 
 
@@ -39,3 +41,11 @@ class TopologyError(CntgraphError):
 
 class MetricError(CntgraphError):
     """Weights cannot be turned into metrics (for example non-finite values)."""
+
+
+class RecorderError(CntgraphError):
+    """Recording a run failed; the message says which epochs are spooled and where."""
+
+
+class SpoolError(CntgraphError):
+    """A spool file cannot be read or replayed."""

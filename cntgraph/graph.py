@@ -20,6 +20,9 @@ from cntgraph.errors import ConnectionError, QueryError
 
 T = TypeVar("T")
 
+#: how long a transaction is retried on transient errors (with backoff) before it fails
+RETRY_SECONDS = 10.0
+
 
 class Graph:
     """A connection to one Neo4j database.
@@ -46,6 +49,7 @@ class Graph:
         self.source = source
         self.browser_url = browser_url
         self._owns_driver = owns_driver
+        self._schema_ready = False
 
     def __enter__(self) -> Graph:
         return self
@@ -68,7 +72,7 @@ class Graph:
         self._execute("RETURN 1 AS ok", {}, "verify", neo4j.RoutingControl.READ, lambda result: result.consume())
 
     # -- running queries -------------------------------------------------------------------
-    def run(self, name: str, **params: Any) -> list[dict[str, Any]]:
+    def run(self, name: str, /, **params: Any) -> list[dict[str, Any]]:
         """Run library query ``name`` in a write transaction; return its rows as dicts.
 
         Example:
@@ -76,7 +80,7 @@ class Graph:
         """
         return self._execute(library.load(name), params, name, neo4j.RoutingControl.WRITE, _rows)
 
-    def query(self, name: str, **params: Any) -> pd.DataFrame:
+    def query(self, name: str, /, **params: Any) -> pd.DataFrame:
         """Run library query ``name`` in a read transaction; return a DataFrame.
 
         Example:
@@ -84,7 +88,22 @@ class Graph:
         """
         return self._execute(library.load(name), params, name, neo4j.RoutingControl.READ, neo4j.Result.to_df)
 
-    def cypher(self, text: str, **params: Any) -> pd.DataFrame:
+    def run_autocommit(self, name: str, /, **params: Any) -> None:
+        """Run library query ``name`` as an auto-commit transaction (for ``CALL ... IN TRANSACTIONS``)."""
+        query = neo4j.Query(library.load(name), metadata={"app": "cntgraph", "query": name})
+        with self._translated(name), self.driver.session(database=self.database) as session:
+            session.run(query, params).consume()
+
+    def ensure_schema(self) -> None:
+        """Create cntgraph's constraints and indexes (``cypher/schema/``) if missing; idempotent."""
+        if self._schema_ready:
+            return
+        for name in library.names():
+            if name.startswith("schema/"):
+                self.run(name)
+        self._schema_ready = True
+
+    def cypher(self, text: str, /, **params: Any) -> pd.DataFrame:
         """Run ad-hoc Cypher in read access mode (a write is refused and changes nothing).
 
         Example:
@@ -176,7 +195,10 @@ def connect(
 def _graph_for(target: Target) -> Graph:
     try:
         driver = neo4j.GraphDatabase.driver(
-            target.uri, auth=(target.user, target.password), notifications_min_severity="OFF"
+            target.uri,
+            auth=(target.user, target.password),
+            notifications_min_severity="OFF",
+            max_transaction_retry_time=RETRY_SECONDS,
         )
     except (ValueError, neo4j_errors.ConfigurationError) as error:
         raise ConnectionError(f"cannot use Neo4j URI {target.uri!r} (from {target.source}): {error}") from error

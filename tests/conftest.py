@@ -52,6 +52,16 @@ def start_managed(instance: Path) -> ManagedServer:
     return server
 
 
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[ManagedServer]:
+    """A managed server of this test's own, which the test may stop, kill and start again."""
+    server = start_managed(tmp_path / "instance")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def _docker_answers() -> bool:
     try:
         import docker
@@ -97,6 +107,24 @@ def graph(neo4j_server: Neo4jUnderTest) -> Iterator[Graph]:
     """A connected :class:`cntgraph.Graph` on the session's server."""
     with cntgraph.connect(neo4j_server.uri, neo4j_server.auth) as connected:
         yield connected
+
+
+def delete_run(graph: Graph, name: str) -> None:
+    """Delete run ``name`` and everything recorded for it, if it exists."""
+    found = graph.query("read/run", name=name)
+    if not found.empty:
+        rid = int(found["rid"][0])
+        graph.run_autocommit("write/delete_run_links", rid=rid)
+        graph.run_autocommit("write/delete_run_nodes", rid=rid)
+
+
+@pytest.fixture
+def run_name(graph: Graph, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A run name of this test's own; the run is deleted afterwards."""
+    name = f"test-{request.node.name}"[:120]
+    delete_run(graph, name)
+    yield name
+    delete_run(graph, name)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -350,6 +350,8 @@ def _reap(pid: int) -> None:
 
 def _require_free(port: int, what: str, how: str) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # as the server's own sockets do, so that connections in TIME_WAIT do not count as "in use"
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
