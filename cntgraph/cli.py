@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from cntgraph.errors import CntgraphError
 
@@ -73,6 +74,20 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- cntgraph replay ---------------------------------------------------------------------------
+def _replay(args: argparse.Namespace) -> int:
+    from cntgraph.graph import connect
+    from cntgraph.writer import replay, spool_folder
+
+    folder = args.spool or spool_folder()
+    with connect() as graph:
+        written = replay(graph, folder)
+    for run, epoch in written:
+        print(f"wrote run {run!r} epoch {epoch}")
+    print(f"{len(written)} spooled epoch(s) written from {folder}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cntgraph`` command."""
     parser = argparse.ArgumentParser(prog="cntgraph", description=__doc__)
@@ -98,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     logs = server_commands.add_parser("logs", help="the tail of the server's logs")
     logs.add_argument("-n", "--lines", type=int, default=40)
     logs.set_defaults(handler=_neo4j_logs)
+
+    replay = commands.add_parser("replay", help="write epochs spooled while Neo4j was unreachable")
+    replay.add_argument("--spool", type=Path, help="spool folder (default: $CNTGRAPH_HOME/spool)")
+    replay.set_defaults(handler=_replay)
 
     commands.add_parser("demo", help="connect, write a tiny neuron graph, read it back").set_defaults(handler=_demo)
     return parser

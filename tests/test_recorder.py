@@ -254,3 +254,19 @@ def test_an_outage_spools_and_nothing_is_lost(own_server, tmp_path: Path) -> Non
     final = model[4].weight.detach().double().numpy()
     np.testing.assert_array_equal(stored_w["w"], final[stored_w["dst"], stored_w["src"]])
     assert list(tmp_path.glob("*.npz")) == []
+
+
+def test_cli_replay_writes_the_spool(
+    graph: Graph, run_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    neo4j_server,  # noqa: ANN001
+) -> None:
+    from cntgraph.cli import main
+
+    records = _records(run_name, mlp(), 2)
+    save(records, tmp_path)
+    monkeypatch.setenv("NEO4J_URI", neo4j_server.uri)
+    monkeypatch.setenv("NEO4J_USER", neo4j_server.auth[0])
+    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_server.auth[1])
+    assert main(["replay", "--spool", str(tmp_path)]) == 0
+    assert f"wrote run '{run_name}' epoch 2" in capsys.readouterr().out
+    assert graph.query("read/run", name=run_name)["epochs"][0] == 1
