@@ -37,6 +37,7 @@ _EXPORTS: dict[str, str] = {
     "TopStrength": "cntgraph.sampling",
     "Recorder": "cntgraph.recorder",
     "replay": "cntgraph.writer",
+    "ingest": "cntgraph.ingest",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -62,16 +62,49 @@ def _neo4j_logs(args: argparse.Namespace) -> int:
 
 # -- cntgraph demo -----------------------------------------------------------------------------
 def _demo(args: argparse.Namespace) -> int:
-    from cntgraph.demo import tiny_graph
+    from cntgraph.demo import RUNS, browser_queries, run_demo
     from cntgraph.graph import connect
 
+    print("cntgraph demo: two small networks learn scikit-learn's 8x8 handwritten digits,")
+    print("and every epoch of their training goes into Neo4j.")
+    for demo in RUNS:
+        print(f"  {demo.run}: {demo.describe}")
     with connect() as graph:
-        links = tiny_graph(graph)
-        print(f"Wrote and read back a {len(links)}-link neuron graph ({graph.source}):")
-        print(links.to_string(index=False))
+        result = run_demo(graph, args.out, epochs=args.epochs)
+        print(f"\nLayer fluctuation (std of node strength) at the first and last epoch, from {graph.source}:")
+        print(result.summary.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+        print("\nPlots:")
+        for path in result.plots:
+            print(f"  {path}")
         print(f"\nNeo4j Browser: {graph.browser_url}")
-        print("  try: MATCH p=(:DemoNeuron)-[:DEMO_LINK]->() RETURN p")
+        print("Paste one of these into Browser:")
+        for query in browser_queries(args.epochs - 1):
+            print(f"  {query}")
     return 0
+
+
+# -- cntgraph ingest ---------------------------------------------------------------------------
+def _ingest(args: argparse.Namespace) -> int:
+    from cntgraph.ingest import ingest, load_factory
+    from cntgraph.sampling import Full, Uniform
+
+    sample = Full() if args.sample_k is None else Uniform(args.sample_k, seed=args.seed)
+    written = ingest(
+        load_factory(args.model), args.input_shape, args.run, args.checkpoints,
+        sample=sample, epoch_pattern=args.epoch_pattern, if_exists=args.if_exists,
+    )
+    print(f"Recorded {len(written)} epoch(s) of run {args.run!r}: {', '.join(map(str, written))}")
+    return 0
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a shape like 1,28,28 or 784") from None
+    if not shape or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a shape like 1,28,28 or 784")
+    return shape
 
 
 # -- cntgraph replay ---------------------------------------------------------------------------
@@ -114,11 +147,25 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=40)
     logs.set_defaults(handler=_neo4j_logs)
 
+    ingest = commands.add_parser("ingest", help="record a run from saved state_dict checkpoints")
+    ingest.add_argument("--model", required=True, help="pkg.module:factory building the model")
+    ingest.add_argument("--input-shape", required=True, type=_shape, help="per sample, e.g. 1,28,28")
+    ingest.add_argument("--run", required=True, help="run name")
+    ingest.add_argument("--epoch-pattern", help=r"regex with one group taking the epoch from a file name, e.g. 'epoch_(\d+)'")
+    ingest.add_argument("--sample-k", type=int, help="store k uniformly drawn neurons per layer (default: all)")
+    ingest.add_argument("--seed", type=int, default=0, help="seed of the uniform sample")
+    ingest.add_argument("--if-exists", choices=("error", "resume", "overwrite"), default="error")
+    ingest.add_argument("checkpoints", nargs="+", type=Path, help="checkpoint files, in epoch order")
+    ingest.set_defaults(handler=_ingest)
+
     replay = commands.add_parser("replay", help="write epochs spooled while Neo4j was unreachable")
     replay.add_argument("--spool", type=Path, help="spool folder (default: $CNTGRAPH_HOME/spool)")
     replay.set_defaults(handler=_replay)
 
-    commands.add_parser("demo", help="connect, write a tiny neuron graph, read it back").set_defaults(handler=_demo)
+    demo = commands.add_parser("demo", help="train two small digit classifiers, recording every epoch")
+    demo.add_argument("--epochs", type=int, default=20, help="epochs per network (default 20)")
+    demo.add_argument("--out", type=Path, default=Path("cntgraph-demo"), help="folder for the plots")
+    demo.set_defaults(handler=_demo)
     return parser
 
 

@@ -281,14 +281,14 @@ def _stored_layout(graph: Graph, run: str, rid: int, snapshot: Snapshot) -> RunL
     return layout(run, rid, snapshot.topology, samples, strength_edges, weight_edges, {})
 
 
-_RESERVED = frozenset({"rid", "epoch", "run", "complete", "captured_at", "completed_at", "links"})
+RESERVED_PROPS = frozenset({"rid", "epoch", "run", "complete", "captured_at", "completed_at", "links"})
 
 
 def _checked_props(props: dict[str, Any]) -> dict[str, Any]:
     """Epoch properties as Neo4j can store them: numbers, strings and booleans (tensors unwrapped)."""
     checked = {}
     for key, value in props.items():
-        if key in _RESERVED:
+        if key in RESERVED_PROPS:
             raise ConfigurationError(f"epoch property {key!r} is reserved by cntgraph; rename it (e.g. 'my_{key}')")
         if hasattr(value, "item") and callable(value.item):
             value = value.item()

@@ -1,0 +1,1 @@
+"""Callbacks that record training runs of frameworks (each imports its framework lazily)."""
