@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cntgraph.errors import CntgraphError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -121,6 +126,128 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- cntgraph runs / query / aggregate / verify ------------------------------------------------
+def _runs(args: argparse.Namespace) -> int:
+    from cntgraph.graph import connect
+
+    with connect() as graph:
+        _print_frame(graph.runs(), args.format)
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    from cntgraph import library
+    from cntgraph.graph import connect
+
+    if args.list or args.name is None:
+        for name in library.names():
+            print(f"{name:28} {library.header(name).splitlines()[0]}")
+        return 0
+    params = dict(args.param)
+    library.check_parameters(args.name, params)  # says what the query needs before connecting
+    with connect() as graph:
+        _print_frame(graph.query(args.name, **params), args.format)
+    return 0
+
+
+def _aggregate(args: argparse.Namespace) -> int:
+    from cntgraph.graph import connect
+
+    with connect() as graph:
+        _print_frame(graph.aggregate(args.run), args.format)
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from cntgraph.aggregate import disagreements, error_summary, fully_stored
+    from cntgraph.graph import connect
+
+    with connect() as graph:
+        frame = graph.aggregate(args.run)
+    if frame.empty:
+        print(f"run {args.run!r} has no complete epoch: nothing to verify")
+        return 0
+    print(error_summary(frame).to_string(index=False))
+    full, wrong = fully_stored(frame), disagreements(frame, args.rtol)
+    kind = "stores every unit" if full else "is sampled: the in-database values are estimates"
+    verdict = f"{len(wrong)} of {len(frame)} (epoch, layer) pairs differ by more than" if len(wrong) else "all agree within"
+    print(f"\nrun {args.run!r} {kind}; {verdict} rtol {args.rtol:g}")
+    return 1 if len(wrong) and (full or args.strict) else 0
+
+
+def _param(text: str) -> tuple[str, object]:
+    """``k=v`` as (k, v): v parsed as JSON when it is JSON (numbers, lists, quoted strings), else a string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} is not k=v")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
+def _print_frame(frame: pd.DataFrame, form: str) -> None:
+    if form == "csv":
+        print(frame.to_csv(index=False), end="")
+    elif form == "json":
+        print(json.dumps(frame.astype(object).where(frame.notna(), None).to_dict("records"), default=str))
+    else:
+        print(frame.to_string(index=False) if len(frame) else "(no rows)")
+
+
+def _add_query_commands(commands: argparse._SubParsersAction) -> None:
+    from cntgraph.aggregate import RTOL
+
+    formats = {"choices": ("table", "csv", "json"), "default": "table", "help": "output format (default table)"}
+    runs = commands.add_parser("runs", help="list the recorded runs")
+    runs.add_argument("--format", **formats)
+    runs.set_defaults(handler=_runs)
+    query = commands.add_parser("query", help="run a query of the Cypher library (read-only)")
+    query.add_argument("name", nargs="?", help="query name, e.g. query/neuron_history (see --list)")
+    query.add_argument("--param", action="append", default=[], type=_param, metavar="K=V", help="a parameter, e.g. layer=1")
+    query.add_argument("--list", action="store_true", help="list the query names with what each answers")
+    query.add_argument("--format", **formats)
+    query.set_defaults(handler=_query)
+    aggregate = commands.add_parser("aggregate", help="compute strengths and fluctuation inside Neo4j")
+    aggregate.add_argument("run", help="run name")
+    aggregate.add_argument("--format", **formats)
+    aggregate.set_defaults(handler=_aggregate)
+    verify = commands.add_parser("verify", help="aggregate in Neo4j and compare with the exact metrics")
+    verify.add_argument("run", help="run name")
+    verify.add_argument("--rtol", type=float, default=RTOL, help=f"relative tolerance (default {RTOL:g})")
+    verify.add_argument("--strict", action="store_true", help="fail on a sampled run's estimation error too")
+    verify.set_defaults(handler=_verify)
+
+
+# -- cntgraph browser --------------------------------------------------------------------------
+def _browser(args: argparse.Namespace) -> int:
+    from cntgraph import browser
+
+    if args.favorites is not None:
+        path = browser.write_favorites(args.favorites)
+        print(f"Wrote {path}: drop it on Neo4j Browser's Favorites drawer (set the queries' parameters with :param).")
+        return 0
+    from cntgraph.graph import connect
+
+    with connect() as graph:
+        link = browser.url(graph, args.run, args.epoch)
+    print(link)
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(link)
+    return 0
+
+
+def _add_browser_command(commands: argparse._SubParsersAction) -> None:
+    browser = commands.add_parser("browser", help="a Neo4j Browser link that opens a run's graph, ready to run")
+    browser.add_argument("run", nargs="?", help="run name (default: the overview of every run)")
+    browser.add_argument("--epoch", type=int, help="epoch (default: the run's last complete epoch)")
+    browser.add_argument("--open", action="store_true", help="open the link in the web browser")
+    browser.add_argument("--favorites", type=Path, metavar="ZIP", help="instead, write the saved queries for Browser's Favorites")
+    browser.set_defaults(handler=_browser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cntgraph`` command."""
     parser = argparse.ArgumentParser(prog="cntgraph", description=__doc__)
@@ -166,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--epochs", type=int, default=20, help="epochs per network (default 20)")
     demo.add_argument("--out", type=Path, default=Path("cntgraph-demo"), help="folder for the plots")
     demo.set_defaults(handler=_demo)
+    _add_query_commands(commands)
+    _add_browser_command(commands)
     return parser
 
 

@@ -17,6 +17,7 @@ from neo4j import exceptions as neo4j_errors
 from cntgraph import library
 from cntgraph.connection import Target, resolve
 from cntgraph.errors import ConnectionError, QueryError
+from cntgraph.queries import Queries
 
 T = TypeVar("T")
 
@@ -24,15 +25,15 @@ T = TypeVar("T")
 RETRY_SECONDS = 10.0
 
 
-class Graph:
-    """A connection to one Neo4j database.
+class Graph(Queries):
+    """A connection to one Neo4j database, with the query API of :class:`~cntgraph.queries.Queries`.
 
     Build it with :func:`connect`. It closes the driver on ``close()`` (or leaving a ``with``
     block) only when it created that driver.
 
     Example:
-        >>> with cntgraph.connect() as graph:                     # doctest: +SKIP
-        ...     graph.query("demo/read")
+        with cntgraph.connect() as graph:
+            graph.query("read/run", name="mlp-1")
     """
 
     def __init__(
@@ -76,21 +77,21 @@ class Graph:
         """Run library query ``name`` in a write transaction; return its rows as dicts.
 
         Example:
-            >>> graph.run("demo/write", neurons=[], links=[])         # doctest: +SKIP
+            graph.run("write/epoch_complete", rid=42, epoch=3, links=0)
         """
-        return self._execute(library.load(name), params, name, neo4j.RoutingControl.WRITE, _rows)
+        return self._execute(_statement(name, params), params, name, neo4j.RoutingControl.WRITE, _rows)
 
     def query(self, name: str, /, **params: Any) -> pd.DataFrame:
         """Run library query ``name`` in a read transaction; return a DataFrame.
 
         Example:
-            >>> graph.query("demo/read")                             # doctest: +SKIP
+            graph.query("read/run", name="mlp-1")
         """
-        return self._execute(library.load(name), params, name, neo4j.RoutingControl.READ, neo4j.Result.to_df)
+        return self._execute(_statement(name, params), params, name, neo4j.RoutingControl.READ, neo4j.Result.to_df)
 
     def run_autocommit(self, name: str, /, **params: Any) -> None:
         """Run library query ``name`` as an auto-commit transaction (for ``CALL ... IN TRANSACTIONS``)."""
-        query = neo4j.Query(library.load(name), metadata={"app": "cntgraph", "query": name})
+        query = neo4j.Query(_statement(name, params), metadata={"app": "cntgraph", "query": name})
         with self._translated(name), self.driver.session(database=self.database) as session:
             session.run(query, params).consume()
 
@@ -107,7 +108,7 @@ class Graph:
         """Run ad-hoc Cypher in read access mode (a write is refused and changes nothing).
 
         Example:
-            >>> graph.cypher("MATCH (n) RETURN count(n) AS n")          # doctest: +SKIP
+            graph.cypher("MATCH (n) RETURN count(n) AS n")
         """
         return self._execute(text, params, "ad-hoc", neo4j.RoutingControl.READ, neo4j.Result.to_df)
 
@@ -158,6 +159,13 @@ class Graph:
             raise QueryError(f"Neo4j refused query {name!r}: {error.message} ({error.code})") from error
 
 
+def _statement(name: str, params: dict[str, Any]) -> str:
+    """The text of library query ``name``, once ``params`` are checked against its ``$parameters``."""
+    text = library.load(name)
+    library.check_parameters(name, params)
+    return text
+
+
 def _rows(result: neo4j.Result) -> list[dict[str, Any]]:
     return [record.data() for record in result]
 
@@ -167,16 +175,16 @@ def connect(
     auth: tuple[str, str] | None = None,
     database: str | None = None,
 ) -> Graph:
-    """Connect to Neo4j and check the connection; return a :class:`Graph`.
+    """Connect to Neo4j, check the connection and create cntgraph's schema if missing.
 
     ``uri`` may be a URI or an open ``neo4j.Driver`` (left open on close). Without one, the
     ``NEO4J_URI``/``NEO4J_USER``/``NEO4J_PASSWORD``/``NEO4J_DATABASE`` variables are used, else
     the managed local server, which is installed and started on demand.
 
     Example:
-        >>> import cntgraph
-        >>> with cntgraph.connect() as graph:                        # doctest: +SKIP
-        ...     print(graph.browser_url)
+        import cntgraph
+        with cntgraph.connect() as graph:
+            print(graph.browser_url)
         http://127.0.0.1:7474/browser/
     """
     if isinstance(uri, neo4j.Driver):
@@ -186,6 +194,7 @@ def connect(
         graph = _graph_for(target)
     try:
         graph.verify()
+        graph.ensure_schema()
     except BaseException:
         graph.close()
         raise

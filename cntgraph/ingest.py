@@ -56,8 +56,8 @@ def ingest(
     the epochs before it are written, nothing of it or after it.
 
     Example:
-        >>> files = [Path(f"ckpt/epoch_{e}.pt") for e in (1, 2, 10)]
-        >>> ingest(make_mlp, (784,), "mlp-1", files, epoch_pattern=r"epoch_(\\d+)")   # doctest: +SKIP
+        files = [Path(f"ckpt/epoch_{e}.pt") for e in (1, 2, 10)]
+        ingest(make_mlp, (784,), "mlp-1", files, epoch_pattern=r"epoch_(\\d+)")
         [1, 2, 10]
     """
     paths = [Path(p) for p in checkpoints]

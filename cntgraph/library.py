@@ -8,6 +8,8 @@ parameters and an example call. Names are file paths without ``.cypher``, such a
 from __future__ import annotations
 
 import difflib
+import re
+from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -16,6 +18,9 @@ from cntgraph.errors import QueryError
 
 _PACKAGE = "cntgraph.cypher"
 _SUFFIX = ".cypher"
+# comments, string literals and quoted names are matched (and skipped) as wholes, so that a `$`
+# inside them is no parameter; group 1 is a parameter's name
+_TOKENS = re.compile(r"""//[^\n]*|/\*.*?\*/|'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|`[^`]*`|\$(\w+)""", re.DOTALL)
 
 
 def _root() -> Traversable:
@@ -27,7 +32,7 @@ def names() -> tuple[str, ...]:
     """Every query name in the library, sorted.
 
     Example:
-        >>> "demo/write" in names()
+        >>> "write/links" in names()
         True
     """
     found: list[str] = []
@@ -47,7 +52,7 @@ def load(name: str) -> str:
     """The text of query ``name``; QueryError lists near names when there is no such query.
 
     Example:
-        >>> load("demo/read").lstrip().startswith("//")
+        >>> load("read/run").lstrip().startswith("//")
         True
     """
     if name not in names():
@@ -66,3 +71,44 @@ def header(name: str) -> str:
             break
         lines.append(stripped[2:].strip())
     return "\n".join(lines).strip()
+
+
+@lru_cache(maxsize=None)
+def parameters(name: str) -> tuple[str, ...]:
+    """The ``$parameters`` query ``name`` uses, sorted.
+
+    Example:
+        >>> parameters("read/run")
+        ('name',)
+    """
+    return parameters_in(load(name))
+
+
+def parameters_in(text: str) -> tuple[str, ...]:
+    """The ``$parameters`` of Cypher ``text``, sorted; those in comments and string literals do not count.
+
+    Example:
+        >>> parameters_in("MATCH (n {a: $a}) /* or $b */ RETURN '$c' AS c, $d")
+        ('a', 'd')
+    """
+    return tuple(sorted({match[1] for match in _TOKENS.finditer(text) if match[1]}))
+
+
+def check_parameters(name: str, given: Iterable[str]) -> None:
+    """Raise QueryError naming missing or unknown parameters of query ``name``, before it is sent.
+
+    Example:
+        >>> check_parameters("read/run", ["nme"])
+        Traceback (most recent call last):
+        ...
+        cntgraph.errors.QueryError: query 'read/run' takes $name (missing: name; unknown: nme). Parameters: $name - run name.
+    """
+    needed, supplied = set(parameters(name)), set(given)
+    missing, unknown = sorted(needed - supplied), sorted(supplied - needed)
+    if not (missing or unknown):
+        return
+    problems = [f"missing: {', '.join(missing)}"] if missing else []
+    problems += [f"unknown: {', '.join(unknown)}"] if unknown else []
+    takes = ", ".join(f"${p}" for p in parameters(name)) or "no parameters"
+    usage = next((line for line in header(name).splitlines() if line.startswith("Parameters:")), "")
+    raise QueryError(f"query {name!r} takes {takes} ({'; '.join(problems)}). {usage}".rstrip())

@@ -44,10 +44,10 @@ class Recorder:
     touches the database before the first :meth:`capture`.
 
     Example:
-        >>> with cntgraph.Recorder(model, "mlp-1", input_shape=(784,), sample=cntgraph.Uniform(256)) as rec:  # doctest: +SKIP
-        ...     for epoch in range(20):
-        ...         train_one_epoch(model)
-        ...         rec.capture(epoch, loss=loss, accuracy=accuracy)
+        with cntgraph.Recorder(model, "mlp-1", input_shape=(784,), sample=cntgraph.Uniform(256)) as rec:
+            for epoch in range(20):
+                train_one_epoch(model)
+                rec.capture(epoch, loss=loss, accuracy=accuracy)
     """
 
     def __init__(

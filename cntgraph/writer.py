@@ -28,7 +28,7 @@ class Writer:
     """Writes the epochs of runs through one :class:`Graph`.
 
     Example:
-        >>> Writer(graph).write(records)                              # doctest: +SKIP
+        Writer(graph).write(records)
         65536
     """
 
@@ -133,7 +133,7 @@ def replay(graph: Graph, folder: Path | None = None, *, progress: bool = True) -
     the files before it were written; nothing is written from the damaged one.
 
     Example:
-        >>> replay(cntgraph.connect())                                # doctest: +SKIP
+        replay(cntgraph.connect())
         [('mlp-1', 7), ('mlp-1', 8)]
     """
     writer = Writer(graph, progress=progress)

@@ -8,25 +8,11 @@ import pytest
 import cntgraph
 from cntgraph import library
 from cntgraph.cli import main
-from cntgraph.demo import tiny_graph
 from cntgraph.errors import ConfigurationError, ConnectionError, QueryError
 from cntgraph.graph import Graph
 from tests.conftest import Neo4jUnderTest, free_port
 
 pytestmark = pytest.mark.neo4j
-
-
-def test_demo_graph_round_trips(graph: Graph) -> None:
-    links = tiny_graph(graph)
-    assert links[["src", "dst", "w"]].to_records(index=False).tolist() == [
-        (0, 2, 0.5), (0, 3, -1.25), (1, 2, 2.0), (1, 3, 0.75), (2, 4, 1.5), (3, 4, -0.5),
-    ]
-    counts = graph.cypher("MATCH (n:DemoNeuron) RETURN n.layer AS layer, count(*) AS n ORDER BY layer")
-    assert counts["n"].tolist() == [2, 2, 1]
-    tiny_graph(graph)  # writing again replaces, never duplicates
-    assert graph.cypher("MATCH (:DemoNeuron)-[l:DEMO_LINK]->() RETURN count(l) AS n")["n"][0] == 6
-    graph.driver.execute_query("MATCH (n:DemoNeuron) DETACH DELETE n")
-    assert graph.cypher("MATCH (n:DemoNeuron) RETURN count(n) AS n")["n"][0] == 0
 
 
 def test_ad_hoc_cypher_is_read_only(graph: Graph) -> None:
@@ -41,8 +27,8 @@ def test_ad_hoc_cypher_takes_parameters(graph: Graph) -> None:
 
 
 def test_unknown_query_name_is_a_query_error(graph: Graph) -> None:
-    with pytest.raises(QueryError, match="no query named 'demo/nope'.*demo/"):
-        graph.query("demo/nope")
+    with pytest.raises(QueryError, match="no query named 'read/rnu'.*Did you mean read/run"):
+        graph.query("read/rnu")
 
 
 def test_library_headers_say_what_each_query_answers() -> None:
@@ -91,20 +77,6 @@ def test_a_callers_driver_is_left_open(neo4j_server: Neo4jUnderTest) -> None:
         driver.verify_connectivity()  # still usable after the Graph closed
     finally:
         driver.close()
-
-
-def test_cli_demo_prints_links_and_browser_url(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], neo4j_server: Neo4jUnderTest, graph: Graph
-) -> None:
-    monkeypatch.setenv("NEO4J_URI", neo4j_server.uri)
-    monkeypatch.setenv("NEO4J_USER", neo4j_server.auth[0])
-    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_server.auth[1])
-    monkeypatch.setenv("NEO4J_BROWSER_URL", "http://127.0.0.1:17474/browser/")
-    assert main(["demo"]) == 0
-    printed = capsys.readouterr().out
-    assert "6-link neuron graph" in printed
-    assert "Neo4j Browser: http://127.0.0.1:17474/browser/" in printed
-    graph.driver.execute_query("MATCH (n:DemoNeuron) DETACH DELETE n")
 
 
 def test_cli_errors_are_one_clear_line(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -42,9 +42,9 @@ class CntgraphTrainerCallback(TrainerCallback):
     The Trainer has no hook for a failed training: call :meth:`close` in a ``finally``.
 
     Example:
-        >>> callback = CntgraphTrainerCallback("mlp-1", (784,))                  # doctest: +SKIP
-        >>> trainer = Trainer(model, args, train_dataset=data, callbacks=[callback])  # doctest: +SKIP
-        >>> try:                                                                 # doctest: +SKIP
+        callback = CntgraphTrainerCallback("mlp-1", (784,))
+        trainer = Trainer(model, args, train_dataset=data, callbacks=[callback])
+        try:
         ...     trainer.train()
         ... finally:
         ...     callback.close()

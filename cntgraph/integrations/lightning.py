@@ -33,8 +33,8 @@ class CntgraphCallback(pl.Callback):
     other arguments are :class:`~cntgraph.recorder.Recorder`'s.
 
     Example:
-        >>> trainer = pl.Trainer(max_epochs=20, callbacks=[CntgraphCallback("mlp-1", (784,))])  # doctest: +SKIP
-        >>> trainer.fit(module, train_loader)                                                  # doctest: +SKIP
+        trainer = pl.Trainer(max_epochs=20, callbacks=[CntgraphCallback("mlp-1", (784,))])
+        trainer.fit(module, train_loader)
     """
 
     def __init__(

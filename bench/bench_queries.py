@@ -1,0 +1,162 @@
+"""Query and in-database aggregation latency; prints markdown tables for docs/BENCHMARKS.md.
+
+    .venv/bin/python bench/bench_queries.py            # starts (and stops) its own Neo4j
+    .venv/bin/python bench/bench_queries.py --uri bolt://127.0.0.1:7687 --password ...
+
+(a) ``Graph.link_history`` and ``Graph.neuron_history`` over 100 epochs: a 64-64-32-10 MLP
+    recorded in full (6,464 links an epoch, 646,400 in all) by the Recorder, a small nudge of
+    every weight between epochs; random links and neurons, timed one call at a time
+    (round trip, Cypher and DataFrame), after a warm-up. Targets: p50 <= 10 ms and <= 20 ms.
+(b) ``Graph.aggregate`` of one epoch of a 784-128-10 MLP recorded in full (101,632 links; the
+    run holds 3 epochs, so the epoch's links are found by index among 304,896), beside numpy
+    doing the same sums (W.sum(1) + b, W.sum(0), np.std per layer) on the float64 weights.
+    Target: <= 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from common import CpuMeter, add_server_arguments, bench_server, load_average, machine
+from cntgraph import library
+from cntgraph.graph import Graph
+from cntgraph.recorder import Recorder
+from cntgraph.records import link_id
+
+HISTORY_EPOCHS = 100
+
+
+def record(graph: Graph, run: str, model: nn.Module, input_shape: tuple[int, ...], epochs: int) -> float:
+    """Record ``epochs`` epochs in full (nudging every weight between them); return the seconds taken."""
+    generator = torch.Generator().manual_seed(1)
+    start = time.perf_counter()
+    with Recorder(model, run, input_shape, graph=graph, if_exists="overwrite", progress=False) as recorder:
+        for epoch in range(epochs):
+            with torch.no_grad():
+                for parameter in model.parameters():
+                    parameter.add_(0.01 * torch.randn(parameter.shape, generator=generator))
+            recorder.capture(epoch, loss=1.0 / (epoch + 1))
+    return time.perf_counter() - start
+
+
+def latencies(call: Callable[[int], object], calls: int, warmup: int = 20) -> np.ndarray:
+    """Milliseconds of ``call(i)`` for i in range(calls), one at a time, after ``warmup`` calls."""
+    for i in range(warmup):
+        call(i)
+    times = []
+    for i in range(calls):
+        start = time.perf_counter()
+        call(i)
+        times.append(time.perf_counter() - start)
+    return 1000 * np.asarray(times)
+
+
+def histories(graph: Graph, calls: int, jvm_pid: int | None) -> list[str]:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    seconds = record(graph, "bench-history", model, (64,), HISTORY_EPOCHS)
+    links = graph.epochs("bench-history")["links"].iloc[0]
+    rng = np.random.default_rng(0)
+    sizes = [64, 64, 32, 10]
+    # (src, dst) neurons of random links; dst doubles as the random neuron
+    picks = [
+        ((int(layer) - 1, int(rng.integers(sizes[layer - 1]))), (int(layer), int(rng.integers(sizes[layer]))))
+        for layer in rng.integers(1, 4, calls + 20)
+    ]
+    cpu = CpuMeter(jvm_pid)
+    cpu.start()
+    link = latencies(lambda i: _one_history(graph.link_history("bench-history", *picks[i])), calls)
+    neuron = latencies(lambda i: _one_history(graph.neuron_history("bench-history", *picks[i][1])), calls)
+    use = cpu.stop()
+    (src_layer, src_unit), (dst_layer, dst_unit) = picks[0]
+    link_hits = db_hits(graph, "query/link_history", run="bench-history", lid=int(link_id(dst_layer, src_unit, dst_unit)))
+    neuron_hits = db_hits(graph, "query/neuron_history", run="bench-history", layer=dst_layer, unit=dst_unit)
+    return [
+        f"Recorded {HISTORY_EPOCHS} epochs of a 64-64-32-10 MLP in full ({links:,} links an epoch) in {seconds:.1f} s.",
+        f"{calls} calls each, random links/neurons; {use.describe()}; load average after: {load_average()}",
+        f"PROFILE of one call: link_history {link_hits} db hits, neuron_history {neuron_hits} db hits",
+        "",
+        "| query, 100 epochs | p50 | p90 | p99 | target |",
+        "| --- | --- | --- | --- | --- |",
+        _row("`link_history` (seek on (rid, lid))", link, "p50 <= 10 ms"),
+        _row("`neuron_history` (seek on (rid, layer, unit))", neuron, "p50 <= 20 ms"),
+    ]
+
+
+def db_hits(graph: Graph, name: str, **params: object) -> int:
+    """Total database hits of library query ``name`` under PROFILE."""
+    stack, hits = [graph.driver.execute_query("PROFILE " + library.load(name), params).summary.profile], 0
+    while stack:
+        op = stack.pop()
+        hits += op.get("dbHits", 0)
+        stack.extend(op.get("children", []))
+    return hits
+
+
+def _one_history(frame: object) -> None:
+    assert len(frame) == HISTORY_EPOCHS, len(frame)  # type: ignore[arg-type]
+
+
+def _row(what: str, ms: np.ndarray, target: str) -> str:
+    p50, p90, p99 = np.percentile(ms, [50, 90, 99])
+    return f"| {what} | {p50:.2f} ms | {p90:.2f} ms | {p99:.2f} ms | {target} |"
+
+
+def aggregation(graph: Graph, repeat: int) -> list[str]:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+    record(graph, "bench-aggregate", model, (784,), 3)
+    links = graph.epochs("bench-aggregate")["links"].iloc[-1]
+    graph.aggregate("bench-aggregate", epochs=[2])  # warm-up
+    db = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        frame = graph.aggregate("bench-aggregate", epochs=[2])
+        db.append(time.perf_counter() - start)
+    weights = [(m.weight.detach().double().numpy(), m.bias.detach().double().numpy()) for m in model if isinstance(m, nn.Linear)]
+    numpy = []
+    for _ in range(max(repeat, 50)):
+        start = time.perf_counter()
+        _numpy_sums(weights)
+        numpy.append(time.perf_counter() - start)
+    worst = max(frame["fluctuation_error"].abs().max(), frame["s_error"].max())
+    return [
+        f"784-128-10 MLP in full, {links:,} links an epoch, 3 epochs stored; median of {repeat} calls "
+        f"(numpy: of {len(numpy)}); load average after: {load_average()}",
+        "",
+        "| one epoch, full 784-128-10 MLP | time |",
+        "| --- | --- |",
+        f"| `graph.aggregate(run, epochs=[2])` (Cypher sums, writes back, returns errors) | {1000 * np.median(db):.0f} ms "
+        f"(min {1000 * min(db):.0f}, max {1000 * max(db):.0f}) |",
+        f"| numpy, same sums and std on float64 weights in memory | {1000 * np.median(numpy):.2f} ms |",
+        f"| largest relative error, Cypher vs exact | {worst:.1e} |",
+    ]
+
+
+def _numpy_sums(weights: list[tuple[np.ndarray, np.ndarray]]) -> list[float]:
+    s_in = [np.ones(weights[0][0].shape[1])] + [w.sum(axis=1) + b for w, b in weights]
+    s_out = [w.sum(axis=0) for w, _ in weights] + [np.ones(weights[-1][0].shape[0])]
+    return [float(np.std(i + o)) for i, o in zip(s_in, s_out, strict=True)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_server_arguments(parser)
+    parser.add_argument("--calls", type=int, default=300, help="timed history calls of each kind (default 300)")
+    parser.add_argument("--repeat", type=int, default=9, help="timed aggregate() calls (default 9)")
+    args = parser.parse_args()
+    print(f"Machine: {machine()}; load average at start: {load_average()}\n")
+    with bench_server(args, "queries") as bench:
+        state = bench.server.state() if bench.server is not None else None
+        print("\n".join(histories(bench.graph, args.calls, state.pid if state else None)), end="\n\n")
+        print("\n".join(aggregation(bench.graph, args.repeat)))
+
+
+if __name__ == "__main__":
+    main()

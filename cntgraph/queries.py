@@ -1,0 +1,361 @@
+"""Reading recorded runs back: the query API of :class:`~cntgraph.graph.Graph`.
+
+``Queries`` is a mixin of ``Graph``: every method runs named queries of ``cypher/query/`` (or
+``cypher/aggregate/``) through ``Graph.query``/``Graph.run`` and returns a pandas DataFrame (or a
+networkx graph). Neurons are named ``(layer, unit)``: node layer 0 is the input, ``unit`` the flat
+(C, H, W) index. Only complete epochs are read. A run that does not exist, an epoch that is not
+complete, or a neuron or link that is not stored raises QueryError saying which, and how to list
+what there is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from cntgraph.errors import QueryError
+from cntgraph.records import link_id
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+__all__ = ["Queries", "Neuron", "jeffreys", "summarize"]
+
+#: a neuron: (node layer, flat unit index)
+Neuron = tuple[int, int]
+
+_INTERNAL_EPOCH_KEYS = ["rid", "run", "complete"]
+_SHOWN_RUNS = 10
+#: the columns of :meth:`Queries.aggregate`
+AGGREGATE_COLUMNS = [
+    "epoch", "layer", "size", "sampled", "neurons", "fluctuation", "exact_fluctuation", "fluctuation_error", "s_error",
+]
+
+
+class Queries:
+    """Reads of recorded runs, mixed into :class:`~cntgraph.graph.Graph`."""
+
+    if TYPE_CHECKING:
+        source: str
+
+        def query(self, name: str, /, **params: Any) -> pd.DataFrame: ...
+
+        def run(self, name: str, /, **params: Any) -> list[dict[str, Any]]: ...
+
+    # -- runs and epochs -------------------------------------------------------------------
+    def runs(self) -> pd.DataFrame:
+        """Every recorded run: ``run``, ``rid``, ``created_at``, ``model``, ``sample``, ``epochs``, ``last_epoch``.
+
+        Example:
+            graph.runs()["run"].tolist()
+            ['mlp-1', 'mlp-2']
+        """
+        return self.query("query/runs")
+
+    def epochs(self, run: str) -> pd.DataFrame:
+        """The complete epochs of ``run``: ``epoch``, then their properties (``links``, ``loss``, ...).
+
+        Example:
+            graph.epochs("mlp-1")[["epoch", "loss"]]
+        """
+        frame = self.query("query/epochs", run=run)
+        if frame.empty:
+            self._require_run(run)
+            return pd.DataFrame({"epoch": pd.Series(dtype="int64")})
+        props = pd.DataFrame.from_records(list(frame["props"])).drop(columns=_INTERNAL_EPOCH_KEYS, errors="ignore")
+        return props[["epoch", *sorted(column for column in props if column != "epoch")]]
+
+    def layers(self, run: str) -> pd.DataFrame:
+        """The node layers of ``run``: ``layer``, ``name``, ``kind``, ``shape``, ``size``, ``sampled``.
+
+        Example:
+            graph.layers("mlp-1")["sampled"].tolist()
+            [784, 128, 10]
+        """
+        return self._found(self.query("query/layers", run=run), run, "layers")
+
+    # -- histories -------------------------------------------------------------------------
+    def link_history(self, run: str, src: Neuron, dst: Neuron) -> pd.DataFrame:
+        """The weight of the stored link ``src -> dst`` at every complete epoch: ``epoch``, ``w``.
+
+        An index seek on (rid, lid): the link id is computed here with :func:`records.link_id`.
+
+        Example:
+            graph.link_history("mlp-1", src=(0, 3), dst=(1, 5))
+        """
+        (src_layer, src_unit), (dst_layer, dst_unit) = src, dst
+        if dst_layer != src_layer + 1:
+            raise QueryError(
+                f"links join consecutive node layers: src {src} is in layer {src_layer}, so dst must be in "
+                f"layer {src_layer + 1}, not {dst_layer}"
+            )
+        lid = int(link_id(dst_layer, src_unit, dst_unit))
+        frame = self.query("query/link_history", run=run, lid=lid)
+        return self._found(frame, run, f"stored link {src} -> {dst} (links are stored between sampled neurons only)")
+
+    def neuron_history(self, run: str, layer: int, unit: int) -> pd.DataFrame:
+        """Exact strengths of a stored neuron at every complete epoch: ``epoch``, ``s_in``, ``s_out``, ``s``, ``bias``.
+
+        Example:
+            graph.neuron_history("mlp-1", layer=1, unit=5)
+        """
+        frame = self.query("query/neuron_history", run=run, layer=layer, unit=unit)
+        return self._found(frame, run, f"stored neuron {(layer, unit)} (only sampled neurons are stored)")
+
+    def fluctuation(self, run: str) -> pd.DataFrame:
+        """Exact fluctuation of every node layer at every complete epoch: ``epoch``, ``layer``, ``fluctuation``.
+
+        Example:
+            graph.fluctuation("mlp-1").pivot(index="epoch", columns="layer")
+        """
+        return self._found(self.query("query/fluctuation", run=run), run, "layer states")
+
+    # -- rankings and paths ----------------------------------------------------------------
+    def top_movers(self, run: str, layer: int, k: int, start: int, end: int) -> pd.DataFrame:
+        """The ``k`` stored neurons of ``layer`` whose ``s`` changed most from epoch ``start`` to ``end``.
+
+        Columns ``unit``, ``s_start``, ``s_end``, ``delta``; sorted by ``|delta|``, largest first.
+
+        Example:
+            graph.top_movers("mlp-1", layer=1, k=5, start=0, end=19)
+        """
+        frame = self.query("query/top_movers", run=run, layer=layer, k=_count(k), start=start, end=end)
+        return self._found(frame, run, f"stored neurons in layer {layer}", epochs=(start, end))
+
+    def strongest_links(self, run: str, epoch: int, k: int) -> pd.DataFrame:
+        """The ``k`` stored links of largest ``|w|`` at ``epoch``.
+
+        Columns ``src_layer``, ``src_unit``, ``dst_layer``, ``dst_unit``, ``w``.
+
+        Example:
+            graph.strongest_links("mlp-1", epoch=19, k=10)
+        """
+        frame = self.query("query/strongest_links", run=run, epoch=epoch, k=_count(k))
+        return self._found(frame, run, "stored links", epochs=(epoch,))
+
+    def strongest_path(self, run: str, epoch: int, unit: int) -> pd.DataFrame:
+        """The path of stored links from input ``unit`` to the last layer maximising the product of ``|w|``.
+
+        One neuron per node layer; a dynamic programme run in Cypher one layer at a time
+        (``query/path_step``): the best product to every reached neuron of the next layer. The
+        product of ``|w|`` is the path's share of the network's linear response; ties go to the
+        lowest unit. Rows ``layer``, ``unit``, ``w`` (of the link into the neuron; NaN at the
+        input) and ``score`` (product of ``|w|`` so far).
+
+        Example:
+            graph.strongest_path("mlp-1", epoch=19, unit=3)["unit"].tolist()
+            [3, 17, 4]
+        """
+        last = int(self.layers(run)["layer"].max())
+        frontier = [{"unit": int(unit), "score": 1.0}]
+        steps = []
+        for layer in range(last):
+            step = self.query("query/path_step", run=run, epoch=epoch, layer=layer, frontier=frontier)
+            what = f"stored path from input unit {unit} at epoch {epoch}: none continues from node layer {layer}"
+            steps.append(self._found(step, run, what, epochs=(epoch,)))
+            frontier = [{"unit": int(u), "score": float(s)} for u, s in zip(step["unit"], step["score"], strict=True)]
+        return _backtrack(int(unit), steps)
+
+    # -- whole epochs ----------------------------------------------------------------------
+    def to_networkx(self, run: str, epoch: int) -> nx.DiGraph:
+        """The stored neuron graph of ``epoch``: nodes ``(layer, unit)`` with ``s_in``, ``s_out``, ``s``; edges with ``w``.
+
+        Example:
+            g = graph.to_networkx("mlp-1", epoch=19)
+            g.nodes[(1, 5)]["s"], g.edges[(0, 3), (1, 5)]["w"]
+        """
+        import networkx as nx
+
+        nodes = self.query("read/strengths", run=run, epochs=[epoch])
+        self._found(nodes, run, "stored neurons", epochs=(epoch,))
+        links = self.query("query/epoch_links", run=run, epoch=epoch)
+        graph = nx.DiGraph(run=run, epoch=epoch)
+        graph.add_nodes_from(
+            ((n.layer, n.unit), {"s_in": n.s_in, "s_out": n.s_out, "s": n.s}) for n in nodes.itertuples(index=False)
+        )
+        graph.add_edges_from(
+            ((e.src_layer, e.src_unit), (e.dst_layer, e.dst_unit), {"w": e.w}) for e in links.itertuples(index=False)
+        )
+        return graph
+
+    def compare(
+        self,
+        runs: Sequence[str] | Mapping[str, Sequence[str]],
+        epoch: int | None = None,
+        layer: int | None = None,
+        bins: int = 32,
+    ) -> pd.DataFrame:
+        """Strength and fluctuation distributions of groups of runs, layer by layer (see :func:`summarize`).
+
+        ``runs`` is a list (each run its own group) or a mapping of group names (e.g. accuracy
+        buckets) to runs. Each run is read at ``epoch``, or at its last complete epoch when None;
+        ``layer`` keeps one node layer. Strengths are the exact ``s`` of the stored neurons
+        (every unit of a Full run, a sample otherwise); fluctuation is the exact one. ``bins``:
+        equal bins per layer of the grid on which :func:`jeffreys` compares densities.
+
+        Example:
+            graph.compare({"low": ["a", "b"], "high": ["c", "d"]}, layer=1)
+        """
+        groups = runs if isinstance(runs, Mapping) else {run: [run] for run in runs}
+        read = [self._distributions(run, epoch, group) for group, members in groups.items() for run in members]
+        if not read:
+            raise QueryError("compare needs at least one run")
+        neurons, layers = (pd.concat(frames, ignore_index=True) for frames in zip(*read, strict=True))
+        if layer is not None:
+            neurons, layers = neurons[neurons["layer"] == layer], layers[layers["layer"] == layer]
+            if neurons.empty:
+                raise QueryError(f"the compared runs have no stored neurons in node layer {layer}")
+        return summarize(neurons, layers, bins)
+
+    # -- in-database aggregation -----------------------------------------------------------
+    def aggregate(self, run: str, epochs: Iterable[int] | None = None) -> pd.DataFrame:
+        """Compute node strengths and layer fluctuation in Cypher from the stored links and biases.
+
+        For each complete epoch (or those of ``epochs``) ``aggregate/epoch`` writes
+        ``NeuronState.db_s_in``/``db_s_out``/``db_s`` and ``LayerState.db_fluctuation`` and returns
+        one row per node layer: ``epoch``, ``layer``, ``size``, ``sampled``, ``neurons``,
+        ``fluctuation`` (the Cypher value), ``exact_fluctuation``, ``fluctuation_error``
+        (relative, signed) and ``s_error`` (max ``|db_s - s|`` over the layer's stored neurons,
+        relative to their max ``|s|``). Exact on a Full run; on a sampled run each sum over a
+        neighbouring layer's stored units is scaled by that layer's ``size / sampled``: unbiased
+        for Uniform samples (over the draw of the sample), not for TopStrength. See
+        :mod:`cntgraph.aggregate` to check the result.
+
+        Example:
+            graph.aggregate("mlp-1", epochs=[19])[["layer", "fluctuation", "fluctuation_error"]]
+        """
+        complete = self._complete_epochs(run)
+        chosen = complete if epochs is None else _checked_epochs(run, list(epochs), complete)
+        rows = [row for epoch in chosen for row in self.run("aggregate/epoch", run=run, epoch=epoch)]
+        return pd.DataFrame(rows, columns=AGGREGATE_COLUMNS)
+
+    def _distributions(self, run: str, epoch: int | None, group: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Stored neurons' ``s`` and every layer's fluctuation of ``run`` at ``epoch`` (None: its last)."""
+        at = epoch if epoch is not None else _some_epochs(run, self._complete_epochs(run))[-1]
+        strengths = self._found(self.query("read/strengths", run=run, epochs=[at]), run, "stored neurons", epochs=(at,))
+        fluctuation = self.fluctuation(run)
+        return (
+            strengths.assign(group=group, run=run),
+            fluctuation[fluctuation["epoch"] == at].assign(group=group, run=run),
+        )
+
+    # -- checks behind the error messages --------------------------------------------------
+    def _found(self, frame: pd.DataFrame, run: str, what: str, epochs: Iterable[int] = ()) -> pd.DataFrame:
+        """``frame`` if it has rows, else QueryError saying why: no such run, no such epoch, or no ``what``."""
+        if not frame.empty:
+            return frame
+        _checked_epochs(run, list(epochs), _some_epochs(run, self._complete_epochs(run)))
+        raise QueryError(f"run {run!r} has no {what}")
+
+    def _complete_epochs(self, run: str) -> list[int]:
+        return [int(epoch) for epoch in self.epochs(run)["epoch"]]
+
+    def _require_run(self, run: str) -> None:
+        if not self.query("read/run", name=run).empty:
+            return
+        known = self.runs()["run"].tolist()
+        shown = ", ".join(map(repr, known[:_SHOWN_RUNS]))
+        more = f" and {len(known) - _SHOWN_RUNS} more" if len(known) > _SHOWN_RUNS else ""
+        have = f"known runs: {shown}{more}" if known else "it holds no runs yet"
+        raise QueryError(f"no run named {run!r} in Neo4j ({self.source}); {have}. `cntgraph runs` lists them.")
+
+
+
+def summarize(neurons: pd.DataFrame, layers: pd.DataFrame, bins: int = 32) -> pd.DataFrame:
+    """Per group and layer: strength summary, fluctuation over runs, Jeffreys divergence from the first group.
+
+    ``neurons`` has ``group``, ``run``, ``layer``, ``s`` (one row per neuron); ``layers`` has
+    ``group``, ``run``, ``layer``, ``fluctuation`` (one row per run and layer). Returns ``group``,
+    ``layer``, ``runs``, ``neurons``, ``s_mean``, ``s_std``, ``s_q05``, ``s_q50``, ``s_q95``,
+    ``fluctuation_mean``, ``fluctuation_std`` (over the group's runs, ddof=0) and ``jeffreys``:
+    :func:`jeffreys` between the group's pooled strengths and the first group's, per layer.
+
+    Example:
+        >>> neurons = pd.DataFrame({"group": ["a", "a", "b", "b"], "run": ["r", "r", "q", "q"],
+        ...                         "layer": 1, "s": [0.0, 2.0, 0.0, 2.0]})
+        >>> layers = pd.DataFrame({"group": ["a", "b"], "run": ["r", "q"], "layer": 1, "fluctuation": [1.0, 1.0]})
+        >>> summarize(neurons, layers)[["group", "s_mean", "fluctuation_mean", "jeffreys"]].values.tolist()
+        [['a', 1.0, 1.0, 0.0], ['b', 1.0, 1.0, 0.0]]
+    """
+    reference = neurons["group"].iloc[0]
+    rows = []
+    for (group, layer), part in neurons.groupby(["group", "layer"], sort=False):
+        s = part["s"].to_numpy(dtype=np.float64)
+        base = neurons.loc[(neurons["group"] == reference) & (neurons["layer"] == layer), "s"]
+        fluctuation = layers.loc[(layers["group"] == group) & (layers["layer"] == layer), "fluctuation"].to_numpy()
+        quantiles = np.quantile(s, [0.05, 0.5, 0.95])
+        rows.append({
+            "group": group, "layer": layer, "runs": part["run"].nunique(), "neurons": s.size,
+            "s_mean": s.mean(), "s_std": s.std(), **dict(zip(("s_q05", "s_q50", "s_q95"), quantiles, strict=True)),
+            "fluctuation_mean": fluctuation.mean(), "fluctuation_std": fluctuation.std(),
+            "jeffreys": jeffreys(s, base, bins),
+        })
+    return pd.DataFrame(rows).sort_values(["layer"], kind="stable", ignore_index=True)
+
+
+def jeffreys(a: npt.ArrayLike, b: npt.ArrayLike, bins: int = 32) -> float:
+    """Jeffreys divergence (symmetric Kullback-Leibler) between the densities of samples ``a`` and ``b``.
+
+    Both densities are histograms on ``bins`` equal bins spanning the two samples together, each
+    bin given half a count more so that empty bins stay finite; ``J = sum((p - q) * log(p / q))``,
+    0 for equal histograms, symmetric, and growing as the distributions part.
+
+    Example (p = (5/6, 1/6), q = (1/6, 5/6), so J = 4/3 ln 5):
+        >>> round(jeffreys([0.0, 0.0], [1.0, 1.0], bins=2), 4)
+        2.1459
+        >>> jeffreys([0.0, 1.0], [1.0, 0.0], bins=2)
+        0.0
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    both = np.concatenate([a, b])
+    span = (both.min(), both.max())
+    p, q = ((np.histogram(x, bins=bins, range=span)[0] + 0.5) / (x.size + 0.5 * bins) for x in (a, b))
+    return float(np.sum((p - q) * np.log(p / q)))
+
+
+def _backtrack(start: int, steps: list[pd.DataFrame]) -> pd.DataFrame:
+    """The best path found by the steps of :meth:`Queries.strongest_path`, input first."""
+    unit = int(steps[-1].sort_values(["score", "unit"], ascending=[False, True])["unit"].iloc[0])
+    rows = []
+    for layer in range(len(steps), 0, -1):
+        best = steps[layer - 1].set_index("unit").loc[unit]
+        rows.append({"layer": layer, "unit": unit, "w": float(best["w"]), "score": float(best["score"])})
+        unit = int(best["via"])
+    rows.append({"layer": 0, "unit": start, "w": np.nan, "score": 1.0})
+    return pd.DataFrame(rows[::-1])
+
+
+def _some_epochs(run: str, complete: list[int]) -> list[int]:
+    if not complete:
+        raise QueryError(f"run {run!r} has no complete epoch yet")
+    return complete
+
+
+def _checked_epochs(run: str, wanted: list[int], complete: list[int]) -> list[int]:
+    """``wanted`` once each is one of the ``complete`` epochs of ``run``."""
+    missing = [epoch for epoch in wanted if epoch not in complete]
+    if missing:
+        raise QueryError(
+            f"run {run!r} has no complete epoch {', '.join(map(str, missing))}; its complete epochs are "
+            f"{_listed(complete)} (`cntgraph query query/epochs --param run=...` lists them)"
+        )
+    return wanted
+
+
+def _count(k: int) -> int:
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+        raise QueryError(f"k must be a whole number >= 1, got {k!r}")
+    return int(k)
+
+
+def _listed(epochs: list[int]) -> str:
+    """``0..99`` for a contiguous run of epochs, else the first few; ``none`` when empty."""
+    if not epochs:
+        return "none"
+    if epochs == list(range(epochs[0], epochs[-1] + 1)):
+        return f"{epochs[0]}..{epochs[-1]}"
+    return ", ".join(map(str, epochs[:8])) + (", ..." if len(epochs) > 8 else "")

@@ -1,0 +1,48 @@
+// In-database aggregation of one complete epoch of a run, from its stored links and biases:
+// node strength of every stored neuron, written as NeuronState.db_s_in, db_s_out and db_s, and
+// the fluctuation of every node layer (population std of db_s over its stored neurons), written
+// as LayerState.db_fluctuation. A sum over the stored units of a neighbouring layer is scaled by
+// that layer's size / sampled (exact for Full runs; unbiased for Uniform samples, not for
+// TopStrength); input units get s_in = 1, last-layer units s_out = 1. Returns, per layer, the
+// estimate beside the exact fluctuation and the relative errors: fluctuation_error (signed) and
+// s_error = max |db_s - s| / max |s| over the layer's stored neurons.
+// Parameters: $run - run name; $epoch - a complete epoch.
+// Example: graph.aggregate("mlp-1", epochs=[3]), or: graph.run("aggregate/epoch", run="mlp-1", epoch=3)
+MATCH (run:Run {name: $run})-[:HAS_EPOCH]->(:Epoch {epoch: $epoch, complete: true})
+MATCH (run)-[:HAS_LAYER]->(each:Layer)
+WITH run.rid AS rid, each
+ORDER BY each.index
+WITH rid, collect(toFloat(each.size) / each.sampled) AS scale, collect(each) AS layers
+CALL (rid) {
+  CALL (rid) {
+    MATCH ()-[w:LINK]->(b:Neuron)
+    USING INDEX SEEK w:LINK(rid, epoch)
+    WHERE w.rid = rid AND w.epoch = $epoch
+    WITH b, sum(w.w) AS total
+    RETURN b.layer AS layer, b.unit AS unit, total AS into, 0.0 AS out_of
+    UNION ALL
+    MATCH (a:Neuron)-[w:LINK]->()
+    USING INDEX SEEK w:LINK(rid, epoch)
+    WHERE w.rid = rid AND w.epoch = $epoch
+    WITH a, sum(w.w) AS total
+    RETURN a.layer AS layer, a.unit AS unit, 0.0 AS into, total AS out_of
+    UNION ALL
+    MATCH (s:NeuronState {rid: rid, epoch: $epoch})
+    RETURN s.layer AS layer, s.unit AS unit, 0.0 AS into, 0.0 AS out_of
+  }
+  RETURN layer, unit, sum(into) AS into, sum(out_of) AS out_of
+}
+MATCH (s:NeuronState {rid: rid, layer: layer, unit: unit, epoch: $epoch})
+SET s.db_s_in = CASE WHEN layer = 0 THEN 1.0 ELSE scale[layer - 1] * into + coalesce(s.bias, 0.0) END,
+    s.db_s_out = CASE WHEN layer = size(scale) - 1 THEN 1.0 ELSE scale[layer + 1] * out_of END
+SET s.db_s = s.db_s_in + s.db_s_out
+WITH rid, layers[layer] AS node_layer, count(s) AS neurons, stDevP(s.db_s) AS fluctuation,
+     max(abs(s.db_s - s.s)) AS s_diff, max(abs(s.s)) AS s_norm
+MATCH (state:LayerState {rid: rid, layer: node_layer.index, epoch: $epoch})
+SET state.db_fluctuation = fluctuation
+RETURN $epoch AS epoch, node_layer.index AS layer, node_layer.size AS size, node_layer.sampled AS sampled,
+       neurons, fluctuation, state.fluctuation AS exact_fluctuation,
+       CASE WHEN state.fluctuation > 0 THEN (fluctuation - state.fluctuation) / state.fluctuation
+            ELSE fluctuation - state.fluctuation END AS fluctuation_error,
+       CASE WHEN s_norm > 0 THEN s_diff / s_norm ELSE s_diff END AS s_error
+ORDER BY layer

@@ -1,0 +1,6 @@
+// The node layers of a run, input (0) first: name, kind, shape, number of units and of stored units.
+// Parameters: $run - run name.
+// Example: graph.layers("mlp-1"), or: cntgraph query query/layers --param run=mlp-1
+MATCH (run:Run {name: $run})-[:HAS_LAYER]->(l:Layer)
+RETURN l.index AS layer, l.name AS name, l.kind AS kind, l.shape AS shape, l.size AS size, l.sampled AS sampled
+ORDER BY layer
