@@ -5,16 +5,22 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.cntgraph-installed
 
-.PHONY: demo test neo4j install clean
+.PHONY: demo test neo4j chromium install clean
 
 demo: neo4j
 	$(BIN)/cntgraph demo
 
-test: neo4j
+test: neo4j chromium
 	$(BIN)/python -m pytest
 
 neo4j: install
 	$(BIN)/cntgraph neo4j install
+
+# The Neo4j Browser tests drive headless Chromium through the system chromedriver (Debian packages).
+chromium:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium chromium-driver; \
+	else sudo apt-get update && sudo apt-get install -y chromium chromium-driver; fi
 
 install: $(STAMP)
 

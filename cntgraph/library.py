@@ -20,7 +20,8 @@ _PACKAGE = "cntgraph.cypher"
 _SUFFIX = ".cypher"
 # comments, string literals and quoted names are matched (and skipped) as wholes, so that a `$`
 # inside them is no parameter; group 1 is a parameter's name
-_TOKENS = re.compile(r"""//[^\n]*|/\*.*?\*/|'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|`[^`]*`|\$(\w+)""", re.DOTALL)
+#: comments, string literals, quoted names, and $parameters (group 1) of Cypher text
+TOKENS = re.compile(r"""//[^\n]*|/\*.*?\*/|'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|`[^`]*`|\$(\w+)""", re.DOTALL)
 
 
 def _root() -> Traversable:
@@ -91,7 +92,7 @@ def parameters_in(text: str) -> tuple[str, ...]:
         >>> parameters_in("MATCH (n {a: $a}) /* or $b */ RETURN '$c' AS c, $d")
         ('a', 'd')
     """
-    return tuple(sorted({match[1] for match in _TOKENS.finditer(text) if match[1]}))
+    return tuple(sorted({match[1] for match in TOKENS.finditer(text) if match[1]}))
 
 
 def check_parameters(name: str, given: Iterable[str]) -> None:

@@ -25,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
+from cntgraph.browser import post_connect_cmd
 from cntgraph.errors import ServerError
 from cntgraph.server.maven import ADMIN_CLASS, MAIN_CLASS, Distribution, distribution, install
 from cntgraph.server.tools import find_java
@@ -263,6 +264,7 @@ class ManagedServer:
             data_dir=self.data_dir,
             logs_dir=self.logs_dir,
             run_dir=self.instance / "run",
+            browser_post_connect_cmd=post_connect_cmd(),
         )
         (self.instance / "conf" / "neo4j.conf").write_text(text, encoding="utf-8")
 
@@ -270,7 +272,7 @@ class ManagedServer:
         """Generate the password and set it in the store before the very first start."""
         if self.password_file.exists():
             return
-        password = secrets.token_urlsafe(24)
+        password = _new_password()
         descriptor = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(password + "\n")
@@ -318,6 +320,13 @@ class ManagedServer:
             f"{timeout:.0f} s; it is still running (stop it with `cntgraph neo4j stop`). "
             f"The end of its logs:\n{self.logs(30)}"
         )
+
+
+def _new_password() -> str:
+    """32 random URL-safe characters, never starting with '-' (neo4j-admin would read an option)."""
+    while (password := secrets.token_urlsafe(24)).startswith("-"):
+        pass
+    return password
 
 
 def _env_int(name: str, default: int) -> int:
