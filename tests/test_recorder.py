@@ -270,3 +270,19 @@ def test_cli_replay_writes_the_spool(
     assert main(["replay", "--spool", str(tmp_path)]) == 0
     assert f"wrote run '{run_name}' epoch 2" in capsys.readouterr().out
     assert graph.query("read/run", name=run_name)["epochs"][0] == 1
+
+
+def test_run_names_and_property_names_cannot_inject_cypher(graph: Graph) -> None:
+    from tests.conftest import delete_run
+
+    run = "x'}) MATCH (n) DETACH DELETE n // \"`"
+    delete_run(graph, run)
+    before = int(graph.cypher("MATCH (n) RETURN count(n) AS n")["n"][0])
+    with Recorder(mlp(), run, INPUT, graph=graph, sample=Uniform(3, seed=0), progress=False) as recorder:
+        recorder.capture(0, **{"loss`) DELETE n //": 0.25})
+    stored = graph.cypher("MATCH (e:Epoch {run: $run}) RETURN properties(e) AS props", run=run)
+    assert stored["props"][0]["loss`) DELETE n //"] == 0.25
+    assert graph.query("read/run", name=run)["epochs"][0] == 1
+    after = int(graph.cypher("MATCH (n) RETURN count(n) AS n")["n"][0])
+    assert after > before  # nothing was deleted; the run's nodes were added
+    delete_run(graph, run)

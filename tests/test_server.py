@@ -163,3 +163,29 @@ def _listening_addresses(port: int) -> list[ipaddress.IPv4Address | ipaddress.IP
             address = ipaddress.ip_address(raw)
             found.append(address.ipv4_mapped or address if isinstance(address, ipaddress.IPv6Address) else address)
     return found
+
+
+def test_the_password_is_in_no_log_and_not_in_status_output(
+    server: ManagedServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cntgraph import cli
+
+    password = server.password()
+    for log in server.logs_dir.iterdir():
+        assert password not in log.read_text(errors="replace"), log
+    monkeypatch.setattr(cli, "_server", lambda: server)
+    assert cli.main(["neo4j", "status"]) == 0
+    printed = capsys.readouterr().out
+    assert "running" in printed and password not in printed
+
+
+def test_authentication_is_always_on(server: ManagedServer) -> None:
+    import neo4j
+
+    state = server.state()
+    assert state is not None
+    with neo4j.GraphDatabase.driver(state.bolt_uri, auth=None) as anonymous:
+        with pytest.raises(neo4j.exceptions.AuthError):
+            anonymous.verify_connectivity()
+    conf = (server.instance / "conf" / "neo4j.conf").read_text()
+    assert "dbms.security.auth_enabled=true" in conf
