@@ -286,3 +286,13 @@ def test_run_names_and_property_names_cannot_inject_cypher(graph: Graph) -> None
     after = int(graph.cypher("MATCH (n) RETURN count(n) AS n")["n"][0])
     assert after > before  # nothing was deleted; the run's nodes were added
     delete_run(graph, run)
+
+
+def test_per_layer_samples_must_name_real_layers() -> None:
+    from cntgraph.sampling import draw
+
+    strengths = [np.zeros(4), np.zeros(3)]
+    with pytest.raises(ConfigurationError, match=r"unknown layers \['fc9'\]; node layers are 0 \(input\), 1 \(fc\)"):
+        draw(strengths, ["input", "fc"], Full(), {"fc9": Uniform(1)})
+    with pytest.raises(ConfigurationError, match=r"Uniform\(k\) needs a whole number k >= 1, got 0"):
+        Uniform(0)
