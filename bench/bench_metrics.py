@@ -12,8 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -21,6 +19,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from torch import nn
+
+from common import machine
 
 from cntgraph.links import layer_links
 from cntgraph.metrics import layer_strengths, node_strength
@@ -167,15 +167,6 @@ def bench_links(repeat: int) -> list[str]:
         seconds = median_seconds(lambda s=snapshot, i=src, o=dst: layer_links(s, 1, i, o), repeat)
         rows.append(f"| {label} | {links:,} | {seconds * 1e3:.1f} ms |")
     return rows
-
-
-def machine() -> str:
-    with open("/proc/meminfo") as meminfo:
-        memory_gb = int(meminfo.readline().split()[1]) / 2**20
-    return (
-        f"{os.cpu_count()} cores, {memory_gb:.0f} GB, no GPU, Python {platform.python_version()}, "
-        f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}"
-    )
 
 
 def main() -> None:
