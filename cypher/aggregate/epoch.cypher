@@ -27,18 +27,24 @@ CALL (rid) {
     WITH a, sum(w.w) AS total
     RETURN a.layer AS layer, a.unit AS unit, 0.0 AS into, total AS out_of
     UNION ALL
-    MATCH (s:NeuronState {rid: rid, epoch: $epoch})
+    MATCH (s:NeuronState)
+    USING INDEX SEEK s:NeuronState(rid, epoch)
+    WHERE s.rid = rid AND s.epoch = $epoch
     RETURN s.layer AS layer, s.unit AS unit, 0.0 AS into, 0.0 AS out_of
   }
   RETURN layer, unit, sum(into) AS into, sum(out_of) AS out_of
 }
-MATCH (s:NeuronState {rid: rid, layer: layer, unit: unit, epoch: $epoch})
+MATCH (s:NeuronState)
+USING INDEX SEEK s:NeuronState(rid, layer, unit, epoch)
+WHERE s.rid = rid AND s.layer = layer AND s.unit = unit AND s.epoch = $epoch
 SET s.db_s_in = CASE WHEN layer = 0 THEN 1.0 ELSE scale[layer - 1] * into + coalesce(s.bias, 0.0) END,
     s.db_s_out = CASE WHEN layer = size(scale) - 1 THEN 1.0 ELSE scale[layer + 1] * out_of END
 SET s.db_s = s.db_s_in + s.db_s_out
 WITH rid, layers[layer] AS node_layer, count(s) AS neurons, stDevP(s.db_s) AS fluctuation,
      max(abs(s.db_s - s.s)) AS s_diff, max(abs(s.s)) AS s_norm
-MATCH (state:LayerState {rid: rid, layer: node_layer.index, epoch: $epoch})
+MATCH (state:LayerState)
+USING INDEX SEEK state:LayerState(rid, layer, epoch)
+WHERE state.rid = rid AND state.layer = node_layer.index AND state.epoch = $epoch
 SET state.db_fluctuation = fluctuation
 RETURN $epoch AS epoch, node_layer.index AS layer, node_layer.size AS size, node_layer.sampled AS sampled,
        neurons, fluctuation, state.fluctuation AS exact_fluctuation,
