@@ -248,6 +248,40 @@ def _add_browser_command(commands: argparse._SubParsersAction) -> None:
     browser.set_defaults(handler=_browser)
 
 
+# -- cntgraph report ---------------------------------------------------------------------------
+def _report(args: argparse.Namespace) -> int:
+    from cntgraph.graph import connect
+    from cntgraph.report import write_report
+
+    with connect() as graph:
+        paths = write_report(graph, args.run, args.out, epochs=args.epochs, **({} if args.top is None else {"top": args.top}))
+    print(f"Report of run {args.run!r}:")
+    for path in paths:
+        print(f"  {path}")
+    return 0
+
+
+def _epoch_list(text: str) -> list[int]:
+    try:
+        epochs = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of epochs like 0,19") from None
+    if min(epochs) < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of epochs like 0,19")
+    return epochs
+
+
+def _add_report_command(commands: argparse._SubParsersAction) -> None:
+    report = commands.add_parser("report", help="plots of a recorded run: fluctuation, distributions, top movers")
+    report.add_argument("run", help="run name (`cntgraph runs` lists them)")
+    report.add_argument("--out", type=Path, required=True, help="folder for the PNG files")
+    report.add_argument("--epochs", type=_epoch_list, metavar="E,E", help="epochs of the distributions, e.g. 0,19 "
+                        "(default: the first and last complete epoch; top movers between the first and last given)")
+    # the default is report.DEFAULT_TOP, not imported here to keep `cntgraph --help` fast
+    report.add_argument("--top", type=int, help="top movers per layer (default 8)")
+    report.set_defaults(handler=_report)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cntgraph`` command."""
     parser = argparse.ArgumentParser(prog="cntgraph", description=__doc__)
@@ -295,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo)
     _add_query_commands(commands)
     _add_browser_command(commands)
+    _add_report_command(commands)
     return parser
 
 

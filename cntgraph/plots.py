@@ -69,8 +69,227 @@ def strength_distributions(frame: pd.DataFrame, path: Path, title: str = "Node s
         return _save(figure, path)
 
 
+def layer_histograms(frame: pd.DataFrame, path: Path, xlabel: str, title: str = "Distributions") -> Path:
+    """Densities of histograms counted on fixed bins, one panel per layer, one colour per epoch.
+
+    ``frame`` has columns ``epoch``, ``layer``, ``edges`` (n + 1 bin edges) and ``counts`` (n
+    counts), one row per layer and epoch, such as the stored histograms ``report.report_data`` reads.
+
+    Example:
+        >>> frame = pd.DataFrame({"epoch": [0, 1], "layer": [1, 1], "edges": [[0.0, 1.0, 2.0]] * 2, "counts": [[3, 1], [1, 3]]})
+        >>> layer_histograms(frame, Path("/tmp/hist.png"), "s").name
+        'hist.png'
+    """
+    plt = _pyplot()
+    layers = sorted(frame["layer"].unique())
+    epochs = sorted(frame["epoch"].unique())
+    with plt.rc_context(_STYLE):
+        figure, axes = plt.subplots(1, len(layers), figsize=(3.2 * len(layers), 3.2), squeeze=False)
+        colours = plt.cm.plasma(np.linspace(0.1, 0.8, len(epochs)))
+        for axis, layer in zip(axes[0], layers, strict=True):
+            for colour, epoch in zip(colours, epochs, strict=True):
+                for row in frame[(frame["layer"] == layer) & (frame["epoch"] == epoch)].itertuples(index=False):
+                    edges, counts = np.asarray(row.edges, dtype=np.float64), np.asarray(row.counts, dtype=np.float64)
+                    axis.stairs(counts / (counts.sum() * np.diff(edges)), edges, linewidth=1.6, color=colour, label=f"epoch {epoch}")
+            axis.set(title=f"layer {layer}", xlabel=xlabel)
+        axes[0][0].set_ylabel("density")
+        axes[0][-1].legend(fontsize=8, frameon=False)
+        figure.suptitle(title)
+        figure.tight_layout()
+        return _save(figure, path)
+
+
+def top_movers(frame: pd.DataFrame, path: Path, title: str = "Top movers") -> Path:
+    """One panel per layer: each neuron's node strength at the start (open) and end (filled) epoch.
+
+    ``frame`` has columns ``layer``, ``unit``, ``s_start``, ``s_end``: the rows of
+    ``Graph.top_movers`` with their layer, largest change first (drawn at the top).
+
+    Example:
+        >>> frame = pd.DataFrame({"layer": [1, 1], "unit": [4, 0], "s_start": [0.5, 1.0], "s_end": [2.0, 0.5]})
+        >>> top_movers(frame, Path("/tmp/movers.png")).name
+        'movers.png'
+    """
+    plt = _pyplot()
+    layers = sorted(frame["layer"].unique())
+    with plt.rc_context(_STYLE):
+        figure, axes = plt.subplots(1, len(layers), figsize=(3.2 * len(layers), 3.6), squeeze=False)
+        for axis, layer in zip(axes[0], layers, strict=True):
+            rows = frame[frame["layer"] == layer]
+            y = np.arange(len(rows))[::-1]
+            axis.hlines(y, rows["s_start"], rows["s_end"], color="0.6", linewidth=1.2)
+            axis.scatter(rows["s_start"], y, facecolors="white", edgecolors="tab:blue", zorder=3, label="start")
+            axis.scatter(rows["s_end"], y, color="tab:blue", zorder=3, label="end")
+            axis.set_yticks(y, [f"unit {unit}" for unit in rows["unit"]], fontsize=8)
+            axis.set(title=f"layer {layer}", xlabel="s")
+        axes[0][-1].legend(fontsize=8, frameon=False)
+        figure.suptitle(title)
+        figure.tight_layout()
+        return _save(figure, path)
+
+
 def _save(figure, path: Path) -> Path:  # noqa: ANN001
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, bbox_inches="tight")
     _pyplot().close(figure)
     return path
+
+
+# -- ensembles: distributions of accuracy buckets ------------------------------------------------
+def bucket_densities(
+    frame: pd.DataFrame, path: Path, bucket_width: float, xlabel: str, title: str = "Distributions by accuracy bucket"
+) -> Path:
+    """One panel per layer: the density of ``value`` in every accuracy bucket, coloured low to high.
+
+    ``frame`` has columns ``layer``, ``bucket`` (lower edge of the bucket) and ``value``. Each
+    panel spans the 0.5 to 99.5 percentiles of its layer's values, so that a few extreme values
+    do not flatten the rest.
+
+    Example:
+        >>> frame = pd.DataFrame({"layer": 1, "bucket": [0.0, 0.0, 0.5, 0.5], "value": [0.1, 0.2, 0.4, 0.6]})
+        >>> bucket_densities(frame, Path("/tmp/densities.png"), 0.5, "w").name
+        'densities.png'
+    """
+    plt = _pyplot()
+    layers = sorted(frame["layer"].unique())
+    buckets = sorted(frame["bucket"].unique())
+    with plt.rc_context(_STYLE):
+        figure, axes = plt.subplots(1, len(layers), figsize=(3.2 * len(layers), 3.2), squeeze=False)
+        colours = _bucket_colours(plt, len(buckets))
+        for axis, layer in zip(axes[0], layers, strict=True):
+            rows = frame[frame["layer"] == layer]
+            smallest = rows.groupby("bucket").size().min()
+            span = np.percentile(rows["value"], [0.5, 99.5])
+            edges = np.histogram_bin_edges(rows["value"], bins=int(np.clip(2 * np.sqrt(smallest), 6, 40)), range=(span[0], span[1] or 1.0))
+            for colour, bucket in zip(colours, buckets, strict=True):
+                values = rows.loc[rows["bucket"] == bucket, "value"]
+                if len(values):
+                    axis.hist(values, bins=edges, density=True, histtype="step", linewidth=1.4, color=colour,
+                              label=_bucket_label(bucket, bucket_width))
+            axis.set(title=f"layer {layer}", xlabel=xlabel)
+        axes[0][0].set_ylabel("density")
+        axes[0][-1].legend(title="test accuracy", fontsize=7, title_fontsize=8, frameon=False)
+        figure.suptitle(title)
+        figure.tight_layout()
+        return _save(figure, path)
+
+
+def divergence_heatmaps(
+    frame: pd.DataFrame, path: Path, bucket_width: float, measure: str = "jeffreys", title: str | None = None
+) -> Path:
+    """Divergence between every pair of buckets: one row of panels per quantity, one column per layer.
+
+    ``frame`` has columns ``quantity``, ``layer``, ``bucket_a``, ``bucket_b`` and ``measure`` (as
+    ``Analysis.divergences``). One colour scale for all panels, so that quantities compare.
+
+    Example:
+        >>> frame = pd.DataFrame({"quantity": ["weight", "strength"], "layer": [1, 1], "bucket_a": 0.0,
+        ...                       "bucket_b": 0.5, "jeffreys": [0.1, 2.0]})
+        >>> divergence_heatmaps(frame, Path("/tmp/divergence.png"), 0.5).name
+        'divergence.png'
+    """
+    plt = _pyplot()
+    quantities = list(dict.fromkeys(frame["quantity"]))
+    layers = sorted(frame["layer"].unique())
+    buckets = sorted(set(frame["bucket_a"]) | set(frame["bucket_b"]))
+    labels = [_bucket_label(b, bucket_width) for b in buckets]
+    top = float(frame[measure].max()) or 1.0
+    with plt.rc_context({**_STYLE, "axes.grid": False}):
+        size = 0.35 * len(buckets) + 1.6
+        figure, axes = plt.subplots(len(quantities), len(layers), figsize=(size * len(layers), size * len(quantities)), squeeze=False)
+        for row, quantity in zip(axes, quantities, strict=True):
+            for axis, layer in zip(row, layers, strict=True):
+                part = frame[(frame["quantity"] == quantity) & (frame["layer"] == layer)]
+                if part.empty:
+                    axis.set_axis_off()
+                    continue
+                matrix = np.zeros((len(buckets), len(buckets)))
+                for a, b, value in part[["bucket_a", "bucket_b", measure]].itertuples(index=False):
+                    matrix[buckets.index(a), buckets.index(b)] = matrix[buckets.index(b), buckets.index(a)] = value
+                image = axis.imshow(matrix, cmap="magma", vmin=0.0, vmax=top)
+                axis.set_xticks(range(len(buckets)), labels, rotation=90, fontsize=6)
+                axis.set_yticks(range(len(buckets)), labels, fontsize=6)
+                axis.set_title(f"{quantity}, layer {layer}", fontsize=9)
+        figure.colorbar(image, ax=axes, shrink=0.6, label=measure.replace("_", "-"))
+        figure.suptitle(title or f"{measure.replace('_', '-').capitalize()} divergence between accuracy buckets")
+        return _save(figure, path)
+
+
+def fluctuation_trajectories(
+    frame: pd.DataFrame, path: Path, bucket_width: float, title: str = "Layer fluctuation over epochs, by final accuracy"
+) -> Path:
+    """One panel per node layer: median fluctuation over epochs of each bucket's members, with the quartiles as a band.
+
+    ``frame`` has columns ``bucket`` (of the member's final accuracy), ``member``, ``epoch``,
+    ``layer``, ``fluctuation``. Members stop at different epochs, so later epochs have fewer of them.
+    The fluctuation axis is logarithmic.
+
+    Example:
+        >>> frame = pd.DataFrame({"bucket": [0.0, 0.0, 0.5, 0.5], "member": [0, 0, 1, 1], "epoch": [0, 1, 0, 1],
+        ...                       "layer": 1, "fluctuation": [1.0, 2.0, 1.5, 4.0]})
+        >>> fluctuation_trajectories(frame, Path("/tmp/trajectories.png"), 0.5).name
+        'trajectories.png'
+    """
+    plt = _pyplot()
+    layers = sorted(frame["layer"].unique())
+    buckets = sorted(frame["bucket"].unique())
+    with plt.rc_context(_STYLE):
+        figure, axes = plt.subplots(1, len(layers), figsize=(3.4 * len(layers), 3.4), squeeze=False, sharey=True)
+        colours = _bucket_colours(plt, len(buckets))
+        for axis, layer in zip(axes[0], layers, strict=True):
+            rows = frame[frame["layer"] == layer]
+            for colour, bucket in zip(colours, buckets, strict=True):
+                by_epoch = rows[rows["bucket"] == bucket].groupby("epoch")["fluctuation"]
+                q25, median, q75 = by_epoch.quantile(0.25), by_epoch.median(), by_epoch.quantile(0.75)
+                axis.plot(median.index, median, color=colour, linewidth=1.4, label=_bucket_label(bucket, bucket_width))
+                axis.fill_between(median.index, q25, q75, color=colour, alpha=0.12, linewidth=0)
+            axis.set(title=f"layer {layer}", xlabel="epoch", yscale="log")
+        axes[0][0].set_ylabel("fluctuation (std of node strength)")
+        axes[0][-1].legend(title="final test accuracy", fontsize=7, title_fontsize=8, frameon=False)
+        figure.suptitle(title)
+        figure.tight_layout()
+        return _save(figure, path)
+
+
+def _bucket_colours(plt, n: int) -> np.ndarray:  # noqa: ANN001
+    """Colours from low (dark) to high (bright) accuracy."""
+    return plt.cm.viridis(np.linspace(0.0, 0.92, n))
+
+
+def _bucket_label(bucket: float, width: float) -> str:
+    """``0.90-0.95`` for the bucket starting at 0.9 of width 0.05."""
+    digits = max(2, len(f"{width:.3f}".rstrip("0").split(".")[1]))
+    return f"{bucket:.{digits}f}-{min(bucket + width, 1.0):.{digits}f}"
+
+
+def fluctuation_vs_accuracy(
+    frame: pd.DataFrame, path: Path, bucket_width: float, title: str = "Layer fluctuation against test accuracy"
+) -> Path:
+    """One panel per node layer: each member's final fluctuation (log scale) against its test accuracy.
+
+    ``frame`` has columns ``member``, ``accuracy``, ``bucket``, ``layer``, ``fluctuation``;
+    bucket medians are drawn as a black line.
+
+    Example:
+        >>> frame = pd.DataFrame({"member": [0, 1], "accuracy": [0.2, 0.9], "bucket": [0.0, 0.5], "layer": 1,
+        ...                       "fluctuation": [1.0, 3.0]})
+        >>> fluctuation_vs_accuracy(frame, Path("/tmp/scatter.png"), 0.5).name
+        'scatter.png'
+    """
+    plt = _pyplot()
+    layers = sorted(frame["layer"].unique())
+    buckets = sorted(frame["bucket"].unique())
+    with plt.rc_context(_STYLE):
+        figure, axes = plt.subplots(1, len(layers), figsize=(3.2 * len(layers), 3.2), squeeze=False, sharey=True)
+        colours = dict(zip(buckets, _bucket_colours(plt, len(buckets)), strict=True))
+        for axis, layer in zip(axes[0], layers, strict=True):
+            rows = frame[frame["layer"] == layer]
+            axis.scatter(rows["accuracy"], rows["fluctuation"], s=9, alpha=0.7, color=[colours[b] for b in rows["bucket"]])
+            medians = rows.groupby("bucket")["fluctuation"].median()
+            axis.plot(medians.index + bucket_width / 2, medians, color="black", linewidth=1.2, marker="_", label="bucket median")
+            axis.set(title=f"layer {layer}", xlabel="test accuracy", yscale="log")
+        axes[0][0].set_ylabel("fluctuation (std of node strength)")
+        axes[0][-1].legend(fontsize=7, frameon=False)
+        figure.suptitle(title)
+        figure.tight_layout()
+        return _save(figure, path)
