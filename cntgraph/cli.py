@@ -282,6 +282,76 @@ def _add_report_command(commands: argparse._SubParsersAction) -> None:
     report.set_defaults(handler=_report)
 
 
+# -- cntgraph ensemble -------------------------------------------------------------------------
+def _ensemble(args: argparse.Namespace) -> int:
+    from cntgraph.ensemble import run_ensemble
+
+    print(f"cntgraph ensemble: {args.size} {args.model.upper()}s learn scikit-learn's 8x8 digits for "
+          f"{args.min_epochs} to {args.epochs} epochs each (seed {args.seed}), grouped in test-accuracy buckets of {args.bucket_width:g}.")
+    chosen = {"inits": args.inits, "scales": args.scales, "optimizers": args.optimizers}
+    options = {
+        "size": args.size, "epochs": args.epochs, "min_epochs": args.min_epochs, "bucket_width": args.bucket_width,
+        "seed": args.seed, "architecture": args.model, "min_members": args.min_members, "bins": args.bins,
+        "out": args.out, "threads": args.threads, **{name: value for name, value in chosen.items() if value is not None},
+    }
+    if args.record:
+        from cntgraph.graph import connect
+        from cntgraph.sampling import Full, Uniform
+
+        sample = Full() if args.sample_k is None else Uniform(args.sample_k, seed=args.seed)
+        with connect() as graph:
+            result = run_ensemble(**options, graph=graph, sample=sample, run_prefix=f"ensemble-{args.seed}")
+            print(f"Recorded every member into {graph.source} as runs ensemble-{args.seed}-NNNN.")
+    else:
+        result = run_ensemble(**options)
+    members, analysis = result.ensemble.members, result.analysis
+    diverged = int(members["diverged"].sum())
+    print(f"\n{len(members)} members in {result.seconds:.0f} s; {diverged} diverged (non-finite weights, left out); "
+          f"test accuracy median {members['accuracy'].median():.3f}, max {members['accuracy'].max():.3f}.")
+    skipped = analysis.buckets.loc[~analysis.buckets["analysed"] & analysis.buckets["bucket"].notna(), "bucket"]
+    if len(skipped):
+        print(f"{len(skipped)} member(s) in buckets with fewer than {args.min_members} members are left out of the comparison.")
+    print("\nMedian layer fluctuation (std of node strength) per accuracy bucket and node layer, at each member's last epoch:")
+    print(analysis.fluctuation_table().to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    print("\nDivergence between the lowest and the highest bucket (nats):")
+    print(analysis.extremes().to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    print("\nFigures and tables:")
+    for path in [*result.figures, *(args.out / name for name in ("members.csv", "summary.csv", "divergences.csv"))]:
+        print(f"  {path}")
+    return 0
+
+
+def _names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _numbers(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of numbers like 0.05,0.5,5") from None
+
+
+def _add_ensemble_command(commands: argparse._SubParsersAction) -> None:
+    ensemble = commands.add_parser("ensemble", help="the papers' ensemble analysis: many networks, grouped by test accuracy")
+    ensemble.add_argument("--size", type=int, default=100, help="number of networks (default 100, about a minute)")
+    ensemble.add_argument("--epochs", type=int, default=15, help="most epochs a network trains (default 15)")
+    ensemble.add_argument("--min-epochs", type=int, default=1, help="fewest epochs (default 1); each network draws its number uniformly")
+    ensemble.add_argument("--bucket-width", type=float, default=0.05, help="width of the test-accuracy buckets (default 0.05)")
+    ensemble.add_argument("--seed", type=int, default=0, help="seed of the whole ensemble (default 0)")
+    ensemble.add_argument("--model", choices=("mlp", "cnn"), default="mlp", help="MLP 64-32-32-10 (default) or CNN conv8-conv16-dense64-10")
+    ensemble.add_argument("--inits", type=_names, metavar="A,B", help="init families (default all: normal,uniform,truncated_normal,variance_scaling)")
+    ensemble.add_argument("--scales", type=_numbers, metavar="X,Y", help="init scales (default 0.05,0.5,5)")
+    ensemble.add_argument("--optimizers", type=_names, metavar="A,B", help="optimisers (default sgd,adam)")
+    ensemble.add_argument("--min-members", type=int, default=3, help="buckets with fewer networks are not compared (default 3)")
+    ensemble.add_argument("--bins", type=int, default=32, help="most bins of the divergence grid (default 32)")
+    ensemble.add_argument("--out", type=Path, default=Path("cntgraph-ensemble"), help="folder for figures and tables")
+    ensemble.add_argument("--threads", type=int, default=1, help="torch threads (default 1: fastest for these small nets)")
+    ensemble.add_argument("--record", action="store_true", help="also record every network into Neo4j (slower)")
+    ensemble.add_argument("--sample-k", type=int, help="with --record: store k uniformly drawn neurons per layer (default all)")
+    ensemble.set_defaults(handler=_ensemble)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cntgraph`` command."""
     parser = argparse.ArgumentParser(prog="cntgraph", description=__doc__)
@@ -329,6 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo)
     _add_query_commands(commands)
     _add_browser_command(commands)
+    _add_ensemble_command(commands)
     _add_report_command(commands)
     return parser
 

@@ -141,9 +141,10 @@ def bucket_densities(
 ) -> Path:
     """One panel per layer: the density of ``value`` in every accuracy bucket, coloured low to high.
 
-    ``frame`` has columns ``layer``, ``bucket`` (lower edge of the bucket) and ``value``. Each
-    panel spans the 0.5 to 99.5 percentiles of its layer's values, so that a few extreme values
-    do not flatten the rest.
+    ``frame`` has columns ``layer``, ``bucket`` (lower edge of the bucket) and ``value``. Values of
+    an ensemble span decades (an init scale of 5 against 0.05), so the x axis is symlog, linear
+    within the median ``|value|`` c of the layer, and the bins are equal on that axis (equal in
+    asinh(x / c)); each bucket's curve is the fraction of its values per bin.
 
     Example:
         >>> frame = pd.DataFrame({"layer": 1, "bucket": [0.0, 0.0, 0.5, 0.5], "value": [0.1, 0.2, 0.4, 0.6]})
@@ -158,16 +159,18 @@ def bucket_densities(
         colours = _bucket_colours(plt, len(buckets))
         for axis, layer in zip(axes[0], layers, strict=True):
             rows = frame[frame["layer"] == layer]
-            smallest = rows.groupby("bucket").size().min()
-            span = np.percentile(rows["value"], [0.5, 99.5])
-            edges = np.histogram_bin_edges(rows["value"], bins=int(np.clip(2 * np.sqrt(smallest), 6, 40)), range=(span[0], span[1] or 1.0))
+            bins = int(np.clip(2 * np.sqrt(rows.groupby("bucket").size().min()), 6, 40))
+            scale = float(np.median(np.abs(rows["value"]))) or 1.0
+            ends = np.arcsinh(np.array([rows["value"].min(), rows["value"].max()]) / scale)
+            edges = scale * np.sinh(np.linspace(ends[0], ends[1] if ends[1] > ends[0] else ends[0] + 1.0, bins + 1))
             for colour, bucket in zip(colours, buckets, strict=True):
                 values = rows.loc[rows["bucket"] == bucket, "value"]
                 if len(values):
-                    axis.hist(values, bins=edges, density=True, histtype="step", linewidth=1.4, color=colour,
-                              label=_bucket_label(bucket, bucket_width))
+                    axis.hist(values, bins=edges, weights=np.full(len(values), 1 / len(values)), histtype="step",
+                              linewidth=1.4, color=colour, label=_bucket_label(bucket, bucket_width))
+            axis.set_xscale("symlog", linthresh=scale)
             axis.set(title=f"layer {layer}", xlabel=xlabel)
-        axes[0][0].set_ylabel("density")
+        axes[0][0].set_ylabel("fraction per bin")
         axes[0][-1].legend(title="test accuracy", fontsize=7, title_fontsize=8, frameon=False)
         figure.suptitle(title)
         figure.tight_layout()

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from cntgraph.divergence import densities, grid_edges, jeffreys_divergence
 from cntgraph.errors import QueryError
 from cntgraph.records import link_id
 
@@ -310,11 +311,9 @@ def jeffreys(a: npt.ArrayLike, b: npt.ArrayLike, bins: int = 32) -> float:
         >>> jeffreys([0.0, 1.0], [1.0, 0.0], bins=2)
         0.0
     """
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    both = np.concatenate([a, b])
-    span = (both.min(), both.max())
-    p, q = ((np.histogram(x, bins=bins, range=span)[0] + 0.5) / (x.size + 0.5 * bins) for x in (a, b))
-    return float(np.sum((p - q) * np.log(p / q)))
+    samples = [np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)]
+    p, q = densities(samples, grid_edges(samples, bins), pseudocount=0.5)
+    return jeffreys_divergence(p, q)
 
 
 def _backtrack(start: int, steps: list[pd.DataFrame]) -> pd.DataFrame:
