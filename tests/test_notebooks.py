@@ -80,7 +80,7 @@ def test_quickstart_records_queries_and_plots(graph: Graph, kernel_env: Path, tm
 
 def test_committed_notebooks_have_no_outputs() -> None:
     notebooks = sorted(NOTEBOOKS.glob("*.ipynb"))
-    assert [path.name for path in notebooks][:2] == ["01-quickstart.ipynb", "02-explore-links.ipynb"]
+    assert [path.name for path in notebooks] == ["01-quickstart.ipynb", "02-explore-links.ipynb", "03-ensemble.ipynb"]
     for path in notebooks:
         notebook = nbformat.read(path, as_version=4)
         nbformat.validate(notebook)
@@ -105,4 +105,17 @@ def test_explore_links_reads_histories_movers_and_networkx(graph: Graph, kernel_
         assert summary["max_s_out_error"] < 1e-9
         assert summary["path"] == graph.strongest_path(run, epoch=last, unit=36)["unit"].tolist()
         assert [Path(path).name for path in summary["figures"]] == ["link-history.png", "neuron-history.png", "top-movers.png"]
+        assert_pngs(summary["figures"], kernel_env)
+
+
+@pytest.mark.neo4j
+def test_ensemble_analyses_a_small_population_and_records_its_extremes(graph: Graph, kernel_env: Path, tmp_path: Path) -> None:
+    with runs_deleted(graph, *(f"nb-ensemble-{member:04d}" for member in range(12))):
+        summary = execute("03-ensemble.ipynb", tmp_path)
+        assert summary["members"] == 12 and len(summary["buckets"]) >= 2
+        assert len(summary["runs"]) == 2 and summary["difference"] == 0.0
+        for run, epochs, last in zip(summary["runs"], summary["epochs"], summary["last_fluctuation"], strict=True):
+            assert graph.epochs(run)["epoch"].tolist() == list(range(epochs))
+            fluctuation = graph.fluctuation(run)
+            assert fluctuation.loc[fluctuation["epoch"] == epochs - 1, "fluctuation"].tolist() == last
         assert_pngs(summary["figures"], kernel_env)
