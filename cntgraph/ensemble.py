@@ -431,10 +431,11 @@ def analyse(
     """Group members into accuracy buckets of ``bucket_width`` and compare the buckets layer by layer.
 
     Each member counts at its last epoch. Buckets with fewer than ``min_members`` members are
-    listed but not compared. Divergences are taken on a common equal-mass grid per quantity and
-    layer (`cntgraph.divergence.grid_edges` with ``spacing="quantile"``) of
-    ``min(bins, sqrt(n))`` bins (at least 2), ``n`` the smallest compared sample (so that a handful of
-    fluctuation values is not spread over 32 bins), with half a pseudocount per bin.
+    listed but not compared. Each pair of buckets is compared per quantity and layer on a grid
+    common to its two samples: equal-mass bins (`cntgraph.divergence.grid_edges` with
+    ``spacing="quantile"``), ``min(bins, sqrt(n))`` of them (at least 2), ``n`` the smaller sample
+    (so that a handful of fluctuation values is not spread over 32 bins), with half a pseudocount
+    per bin. The number of bins used is in the ``bins`` column.
 
     Example:
         analysis = analyse(ensemble, bucket_width=0.1)
@@ -491,20 +492,18 @@ def _summary(ensemble: Ensemble, chosen: pd.DataFrame, values: pd.DataFrame) -> 
 
 
 def _divergence_rows(quantity: str, layer: int, part: pd.DataFrame, bins: int) -> list[dict[str, object]]:
+    """Both divergences for every pair of buckets in ``part``, each pair on a grid of its own two samples."""
     groups = [(bucket, rows["value"].to_numpy()) for bucket, rows in part.groupby("bucket")]
-    if len(groups) < 2:
-        return []
-    samples = [sample for _, sample in groups]
-    chosen_bins = max(2, min(bins, math.isqrt(min(s.size for s in samples))))
-    p = densities(samples, grid_edges(samples, chosen_bins, spacing="quantile"), pseudocount=0.5)
-    return [
-        {
-            "quantity": quantity, "layer": layer, "bucket_a": groups[i][0], "bucket_b": groups[j][0], "bins": p.shape[1],
-            **{name: measure(p[i], p[j]) for name, measure in MEASURES.items()},
-        }
-        for i in range(len(groups))
-        for j in range(i + 1, len(groups))
-    ]
+    rows = []
+    for i, (bucket_a, a) in enumerate(groups):
+        for bucket_b, b in groups[i + 1 :]:
+            chosen = max(2, min(bins, math.isqrt(min(a.size, b.size))))
+            p, q = densities([a, b], grid_edges([a, b], chosen, spacing="quantile"), pseudocount=0.5)
+            rows.append({
+                "quantity": quantity, "layer": layer, "bucket_a": bucket_a, "bucket_b": bucket_b, "bins": p.size,
+                **{name: measure(p, q) for name, measure in MEASURES.items()},
+            })
+    return rows
 
 
 # -- figures and the whole analysis --------------------------------------------------------------
@@ -566,8 +565,8 @@ def run_ensemble(
 ) -> EnsembleResult:
     """Draw, train, bucket, compare and (given ``out``) plot an ensemble: the papers' ensemble analysis.
 
-    With ``out``, the figures go there, and ``members.csv`` (with buckets), ``summary.csv`` and
-    ``divergences.csv`` beside them.
+    With ``out``, the figures go there, and ``members.csv`` (with buckets and the final
+    fluctuation of every layer), ``summary.csv`` and ``divergences.csv`` beside them.
 
     See `draw_population` (``size``, ``epochs``, ``min_epochs``, ``seed``, ``inits``, ``scales``,
     ``optimizers``), `train_population` (``architecture``, ``graph``, ``sample``), `analyse`
@@ -596,9 +595,12 @@ def run_ensemble(
 
 
 def _write_tables(ensemble: Ensemble, analysis: Analysis, out: Path) -> None:
-    """The members, the bucket summary and the divergences as CSV files beside the figures."""
+    """The members (with bucket and final fluctuation per layer), bucket summary and divergences as CSV files."""
     out.mkdir(parents=True, exist_ok=True)
-    ensemble.members.merge(analysis.buckets, on="member").to_csv(out / "members.csv", index=False)
+    fluctuation = ensemble.final(ensemble.fluctuation).pivot(index="member", columns="layer", values="fluctuation")
+    fluctuation = fluctuation.rename(columns=lambda layer: f"fluctuation_{layer}").reset_index()
+    members = ensemble.members.merge(analysis.buckets, on="member").merge(fluctuation, on="member", how="left")
+    members.to_csv(out / "members.csv", index=False)
     analysis.summary.to_csv(out / "summary.csv", index=False)
     analysis.divergences.to_csv(out / "divergences.csv", index=False)
 

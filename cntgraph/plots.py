@@ -169,9 +169,10 @@ def bucket_densities(
                     axis.hist(values, bins=edges, weights=np.full(len(values), 1 / len(values)), histtype="step",
                               linewidth=1.4, color=colour, label=_bucket_label(bucket, bucket_width))
             axis.set_xscale("symlog", linthresh=scale)
+            axis.tick_params(axis="x", labelsize=7, labelrotation=45)
             axis.set(title=f"layer {layer}", xlabel=xlabel)
         axes[0][0].set_ylabel("fraction per bin")
-        axes[0][-1].legend(title="test accuracy", fontsize=7, title_fontsize=8, frameon=False)
+        axes[0][-1].legend(title="test accuracy", fontsize=7, title_fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0))
         figure.suptitle(title)
         figure.tight_layout()
         return _save(figure, path)
@@ -198,8 +199,9 @@ def divergence_heatmaps(
     labels = [_bucket_label(b, bucket_width) for b in buckets]
     top = float(frame[measure].max()) or 1.0
     with plt.rc_context({**_STYLE, "axes.grid": False}):
-        size = 0.35 * len(buckets) + 1.6
-        figure, axes = plt.subplots(len(quantities), len(layers), figsize=(size * len(layers), size * len(quantities)), squeeze=False)
+        size = 0.15 * len(buckets) + 1.5
+        figure, axes = plt.subplots(len(quantities), len(layers), figsize=(size * len(layers) + 1.5, size * len(quantities)),
+                                    squeeze=False, layout="constrained")
         for row, quantity in zip(axes, quantities, strict=True):
             for axis, layer in zip(row, layers, strict=True):
                 part = frame[(frame["quantity"] == quantity) & (frame["layer"] == layer)]
@@ -248,7 +250,7 @@ def fluctuation_trajectories(
                 axis.fill_between(median.index, q25, q75, color=colour, alpha=0.12, linewidth=0)
             axis.set(title=f"layer {layer}", xlabel="epoch", yscale="log")
         axes[0][0].set_ylabel("fluctuation (std of node strength)")
-        axes[0][-1].legend(title="final test accuracy", fontsize=7, title_fontsize=8, frameon=False)
+        axes[0][-1].legend(title="final test accuracy", fontsize=7, title_fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0))
         figure.suptitle(title)
         figure.tight_layout()
         return _save(figure, path)

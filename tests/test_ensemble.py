@@ -140,6 +140,8 @@ def test_tiny_ensemble_writes_figures_and_tables(tiny: ensemble.EnsembleResult) 
     members = pd.read_csv(out / "members.csv")
     assert members["member"].tolist() == list(range(6))
     assert members["bucket"].tolist() == bucket_of(members["accuracy"], 0.5).tolist()
+    final = tiny.ensemble.final(tiny.ensemble.fluctuation).query("layer == 2").sort_values("member")
+    assert members["fluctuation_2"].tolist() == final["fluctuation"].tolist()
 
 
 def test_tiny_ensemble_metrics_equal_the_metrics_of_a_retrained_member(tiny: ensemble.EnsembleResult) -> None:
@@ -169,10 +171,9 @@ def test_tiny_ensemble_analysis_against_independent_computations(tiny: ensemble.
     for row in tiny.analysis.divergences.itertuples(index=False):
         values = tiny.analysis.values.query("quantity == @row.quantity and layer == @row.layer")
         a, b = (values.loc[values["bucket"] == bucket, "value"].to_numpy() for bucket in (row.bucket_a, row.bucket_b))
-        pooled = values["value"].to_numpy()
-        sizes = values.groupby("bucket").size()
-        bins = max(2, min(32, math.isqrt(int(sizes.min()))))
-        edges = np.unique(np.quantile(pooled, np.linspace(0, 1, bins + 1)))
+        bins = max(2, min(32, math.isqrt(min(a.size, b.size))))
+        edges = np.unique(np.quantile(np.concatenate([a, b]), np.linspace(0, 1, bins + 1)))
+        assert row.bins == edges.size - 1
         p, q = ((np.histogram(x, edges)[0] + 0.5) / (x.size + 0.5 * (edges.size - 1)) for x in (a, b))
         assert row.jeffreys == pytest.approx(entropy(p, q) + entropy(q, p))
         assert row.jensen_shannon == pytest.approx(jensenshannon(p, q) ** 2)
