@@ -334,7 +334,7 @@ def _numbers(text: str) -> list[float]:
 
 def _add_ensemble_command(commands: argparse._SubParsersAction) -> None:
     ensemble = commands.add_parser("ensemble", help="the papers' ensemble analysis: many networks, grouped by test accuracy")
-    ensemble.add_argument("--size", type=int, default=100, help="number of networks (default 100, about a minute)")
+    ensemble.add_argument("--size", type=int, default=100, help="number of networks (default 100, under a minute)")
     ensemble.add_argument("--epochs", type=int, default=15, help="most epochs a network trains (default 15)")
     ensemble.add_argument("--min-epochs", type=int, default=1, help="fewest epochs (default 1); each network draws its number uniformly")
     ensemble.add_argument("--bucket-width", type=float, default=0.05, help="width of the test-accuracy buckets (default 0.05)")
