@@ -145,11 +145,11 @@ def test_fluctuation(graph: Graph, hand: str) -> None:
 @pytest.mark.parametrize(
     ("name", "params", "operator", "index"),
     [
-        ("query/link_history", {"lid": int(link_id(1, 0, 0))}, "RelationshipUniqueIndexSeek", "LINK(rid, lid, epoch)"),
+        ("query/link_history", {"lid": int(link_id(1, 0, 0))}, "RelationshipIndexSeek", "LINK(rid, epoch, lid)"),
         ("query/neuron_history", {"layer": 1, "unit": 0}, "NodeUniqueIndexSeek", "NeuronState(rid, layer, unit, epoch)"),
-        ("query/strongest_links", {"epoch": 0, "k": 1}, "RelationshipIndexSeek", "LINK(rid, epoch)"),
+        ("query/strongest_links", {"epoch": 0, "k": 1}, "RelationshipIndexSeek", "LINK(rid, epoch, lid)"),
         ("query/top_movers", {"layer": 1, "k": 1, "start": 0, "end": 1}, "NodeIndexSeek", "NeuronState(rid, epoch)"),
-        ("aggregate/epoch", {"epoch": 0}, "RelationshipIndexSeek", "LINK(rid, epoch)"),
+        ("aggregate/epoch", {"epoch": 0}, "RelationshipIndexSeek", "LINK(rid, epoch, lid)"),
     ],
 )
 def test_queries_seek_their_indexes(graph: Graph, hand: str, name: str, params: dict, operator: str, index: str) -> None:

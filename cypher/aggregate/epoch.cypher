@@ -16,14 +16,14 @@ WITH rid, collect(toFloat(each.size) / each.sampled) AS scale, collect(each) AS 
 CALL (rid) {
   CALL (rid) {
     MATCH ()-[w:LINK]->(b:Neuron)
-    USING INDEX SEEK w:LINK(rid, epoch)
-    WHERE w.rid = rid AND w.epoch = $epoch
+    USING INDEX SEEK w:LINK(rid, epoch, lid)
+    WHERE w.rid = rid AND w.epoch = $epoch AND w.lid IS NOT NULL
     WITH b, sum(w.w) AS total
     RETURN b.layer AS layer, b.unit AS unit, total AS into, 0.0 AS out_of
     UNION ALL
     MATCH (a:Neuron)-[w:LINK]->()
-    USING INDEX SEEK w:LINK(rid, epoch)
-    WHERE w.rid = rid AND w.epoch = $epoch
+    USING INDEX SEEK w:LINK(rid, epoch, lid)
+    WHERE w.rid = rid AND w.epoch = $epoch AND w.lid IS NOT NULL
     WITH a, sum(w.w) AS total
     RETURN a.layer AS layer, a.unit AS unit, 0.0 AS into, total AS out_of
     UNION ALL

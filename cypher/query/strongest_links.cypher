@@ -5,8 +5,8 @@
 MATCH (run:Run {name: $run})-[:HAS_EPOCH]->(:Epoch {epoch: $epoch, complete: true})
 WITH run.rid AS rid
 MATCH (a:Neuron)-[w:LINK]->(b:Neuron)
-USING INDEX SEEK w:LINK(rid, epoch)
-WHERE w.rid = rid AND w.epoch = $epoch
+USING INDEX SEEK w:LINK(rid, epoch, lid)
+WHERE w.rid = rid AND w.epoch = $epoch AND w.lid IS NOT NULL
 WITH a, b, w
 ORDER BY abs(w.w) DESC, w.lid
 LIMIT $k

@@ -2,5 +2,6 @@
 // Parameters: $rid - run id.
 // Example: graph.run_autocommit("write/delete_run_links", rid=42)
 MATCH ()-[w:LINK]->()
-WHERE w.rid = $rid AND w.epoch IS NOT NULL
+USING INDEX SEEK w:LINK(rid, epoch, lid)
+WHERE w.rid = $rid AND w.epoch IS NOT NULL AND w.lid IS NOT NULL
 CALL (w) { DELETE w } IN TRANSACTIONS OF 20000 ROWS

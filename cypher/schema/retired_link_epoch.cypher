@@ -1,0 +1,4 @@
+// Removes the LINK (rid, epoch) index of stores written before cntgraph_link_epoch_lid replaced it.
+// Parameters: none.
+// Example: applied by Graph.ensure_schema() on the first capture; does nothing on newer stores.
+DROP INDEX cntgraph_link_epoch IF EXISTS
