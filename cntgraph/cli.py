@@ -33,7 +33,7 @@ def _neo4j_install(args: argparse.Namespace) -> int:
 def _neo4j_start(args: argparse.Namespace) -> int:
     server = _server()
     state, started = server.start(
-        bolt_port=args.bolt_port, http_port=args.http_port, heap=args.heap, pagecache=args.pagecache
+        bolt_port=args.bolt_port, http_port=args.http_port, heap=args.heap, pagecache=args.pagecache, nice=args.nice
     )
     print(("Started" if started else "Already running:") + f" Neo4j {state.version} (pid {state.pid})")
     print(f"  Bolt     {state.bolt_uri}")
@@ -367,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--http-port", type=int, help="HTTP/Browser port (default 7474, or CNTGRAPH_HTTP_PORT)")
     start.add_argument("--heap", help="JVM heap, e.g. 1g (default 512m, or CNTGRAPH_HEAP)")
     start.add_argument("--pagecache", help="page cache, e.g. 512m (default 256m, or CNTGRAPH_PAGECACHE)")
+    start.add_argument("--nice", type=int, help="CPU priority, 0 (normal) to 19 (lowest; the default, or CNTGRAPH_NICE)")
     start.set_defaults(handler=_neo4j_start)
     stop = server_commands.add_parser("stop", help="stop the server cntgraph started")
     stop.add_argument("--timeout", type=float, default=60.0, help="seconds to wait after SIGTERM")

@@ -89,6 +89,29 @@ def test_browser_is_served(server: ManagedServer) -> None:
         assert b"Neo4j Browser" in response.read()
 
 
+def _nice_of(pid: int, task: int) -> int:
+    """The nice value of one thread, from /proc (field 19 of stat)."""
+    fields = Path(f"/proc/{pid}/task/{task}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[16])
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="thread priorities are read from Linux /proc")
+def test_the_server_runs_at_the_lowest_cpu_priority(server: ManagedServer) -> None:
+    state = server.state()
+    assert state is not None
+    tasks = [int(t.name) for t in Path(f"/proc/{state.pid}/task").iterdir()]
+    assert len(tasks) > 10  # the JVM's threads, Bolt workers among them, started before and after
+    assert {_nice_of(state.pid, task) for task in tasks} == {19}
+    autogroup = Path(f"/proc/{state.pid}/autogroup")
+    if autogroup.exists():
+        assert autogroup.read_text().split()[-1] == "19"
+
+
+def test_a_bad_nice_value_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ServerError, match="nice -5 is out of range.*--nice or CNTGRAPH_NICE"):
+        ManagedServer(instance=tmp_path / "instance").start(bolt_port=free_port(), http_port=free_port(), nice=-5)
+
+
 def test_a_port_in_use_is_named(tmp_path: Path) -> None:
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))

@@ -35,6 +35,8 @@ DEFAULT_BOLT_PORT = 7687
 DEFAULT_HTTP_PORT = 7474
 DEFAULT_HEAP = "512m"
 DEFAULT_PAGECACHE = "256m"
+#: CPU priority of the server: the lowest, so training beside it keeps the CPU (bench/bench_overhead.py)
+DEFAULT_NICE = 19
 
 # The flags Neo4j's own launcher passes on Java 17 (server.jvm.additional in its neo4j.conf).
 JVM_FLAGS = (
@@ -152,22 +154,25 @@ class ManagedServer:
         http_port: int | None = None,
         heap: str | None = None,
         pagecache: str | None = None,
+        nice: int | None = None,
         timeout: float = 180.0,
         progress: bool = True,
     ) -> tuple[ServerState, bool]:
         """Start the server unless it runs; return its state and whether this call started it.
 
-        Ports and memory come from the arguments, else ``CNTGRAPH_BOLT_PORT``,
-        ``CNTGRAPH_HTTP_PORT``, ``CNTGRAPH_HEAP``, ``CNTGRAPH_PAGECACHE``, else 7687, 7474, 512m
-        and 256m. Returns once Bolt accepts connections.
+        Ports, memory and CPU priority come from the arguments, else ``CNTGRAPH_BOLT_PORT``,
+        ``CNTGRAPH_HTTP_PORT``, ``CNTGRAPH_HEAP``, ``CNTGRAPH_PAGECACHE``, ``CNTGRAPH_NICE``, else
+        7687, 7474, 512m, 256m and nice 19 (the lowest priority: a training run on the same machine
+        keeps the CPU, and the server uses what is left). Returns once Bolt accepts connections.
         """
         running = self.state()
         if running is not None:
             return running, False
         java = find_java()
         dist = self.install(progress=progress)
-        bolt = bolt_port or _env_int("CNTGRAPH_BOLT_PORT", DEFAULT_BOLT_PORT)
-        http = http_port or _env_int("CNTGRAPH_HTTP_PORT", DEFAULT_HTTP_PORT)
+        bolt = bolt_port or _env_int("CNTGRAPH_BOLT_PORT", DEFAULT_BOLT_PORT, "a port number")
+        http = http_port or _env_int("CNTGRAPH_HTTP_PORT", DEFAULT_HTTP_PORT, "a port number")
+        nice = _nice_value(_env_int("CNTGRAPH_NICE", DEFAULT_NICE, "a nice value") if nice is None else nice)
         _require_free(bolt, "Bolt", "--bolt-port or CNTGRAPH_BOLT_PORT")
         _require_free(http, "HTTP", "--http-port or CNTGRAPH_HTTP_PORT")
         heap = _memory_size(heap or os.environ.get("CNTGRAPH_HEAP", DEFAULT_HEAP), "heap", "--heap or CNTGRAPH_HEAP")
@@ -179,6 +184,7 @@ class ManagedServer:
         self._write_config(bolt_port=bolt, http_port=http, pagecache=pagecache)
         self._ensure_password(java, dist)
         process = self._launch(java, dist, heap)
+        set_priority(process.pid, nice)
         state = ServerState(
             pid=process.pid,
             bolt_port=bolt,
@@ -329,14 +335,45 @@ def _new_password() -> str:
     return password
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_int(name: str, default: int, what: str) -> int:
     raw = os.environ.get(name)
     if raw is None:
         return default
     try:
         return int(raw)
     except ValueError:
-        raise ServerError(f"{name}={raw!r} is not a port number") from None
+        raise ServerError(f"{name}={raw!r} is not {what}") from None
+
+
+def _nice_value(nice: int) -> int:
+    if not 0 <= nice <= 19:
+        raise ServerError(
+            f"nice {nice} is out of range: give 0 (normal priority) to 19 (lowest) with --nice or CNTGRAPH_NICE."
+        )
+    return nice
+
+
+def set_priority(pid: int, nice: int) -> None:
+    """Give process ``pid`` and all its threads the CPU priority ``nice`` (Linux; elsewhere the process only).
+
+    The server runs in a session of its own. Where the kernel groups CPU time by session
+    (autogroup, the default of most Linux kernels), sessions share the CPU first and thread nice
+    values only rank threads within one, so the session's own nice is set too.
+
+    Example:
+        set_priority(server.state().pid, 19)
+    """
+    autogroup = Path(f"/proc/{pid}/autogroup")
+    try:
+        autogroup.write_text(str(nice))
+    except OSError:
+        pass  # no autogroup scheduling here: the threads' nice values below are what counts
+    tasks = Path(f"/proc/{pid}/task")
+    for task in [int(t.name) for t in tasks.iterdir()] if tasks.is_dir() else [pid]:
+        try:
+            os.setpriority(os.PRIO_PROCESS, task, nice)
+        except (ProcessLookupError, PermissionError):
+            pass  # a thread that just ended; or lowering a raised nice, which only root may
 
 
 _SIZE = re.compile(r"[1-9][0-9]*[kmgKMG]?")
