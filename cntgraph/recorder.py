@@ -40,7 +40,9 @@ class Recorder:
     ``sample`` chooses the stored neurons of each node layer (``per_layer`` overrides it by layer
     index or name); it is drawn once, at the first capture, and kept. ``every`` records only epochs
     that are multiples of it. A run name already in the store is an error unless ``if_exists`` is
-    ``"resume"`` (continue it with its sample) or ``"overwrite"`` (delete it first). Nothing
+    ``"resume"`` (continue it with its sample) or ``"overwrite"`` (delete it first). Up to
+    ``queue_size`` captured epochs wait for the background writer (default: as many copies of the
+    weights as fit in 1 GiB, at least 2); training waits only when the queue is full. Nothing
     touches the database before the first :meth:`capture`.
 
     Example:
@@ -62,7 +64,7 @@ class Recorder:
         per_layer: Mapping[int | str, Sampler] | None = None,
         if_exists: IfExists = "error",
         bins: int = 64,
-        queue_size: int = 2,
+        queue_size: int | None = None,
         batch_size: int = DEFAULT_BATCH,
         spool_dir: Path | None = None,
         retry_after: float = 5.0,
@@ -74,6 +76,8 @@ class Recorder:
             raise ConfigurationError(f"if_exists must be 'error', 'resume' or 'overwrite', got {if_exists!r}")
         if not isinstance(every, int) or every < 1:
             raise ConfigurationError(f"every must be a whole number >= 1, got {every!r}")
+        if queue_size is not None and (not isinstance(queue_size, int) or queue_size < 1):
+            raise ConfigurationError(f"queue_size must be a whole number >= 1 or None (by memory), got {queue_size!r}")
         self.model = model
         self.run = run
         self.input_shape = tuple(input_shape)
@@ -88,7 +92,8 @@ class Recorder:
         self._graph = graph
         self._owns_graph = graph is None
         self._batch_size = batch_size
-        self._queue: queue.Queue[tuple[int, dict[str, Any], Snapshot] | None] = queue.Queue(maxsize=queue_size)
+        self._queue_size = queue_size
+        self._queue: queue.Queue[tuple[int, dict[str, Any], Snapshot] | None] = queue.Queue()  # sized at start
         self._topology: Topology | None = None
         self._layout: RunLayout | None = None
         self._writer: Writer | None = None
@@ -161,7 +166,9 @@ class Recorder:
         topology = trace(self.model, self.input_shape)
         graph = self._connected()
         graph.ensure_schema()
-        self._layout = self._resolve_run(graph, take_snapshot(self.model, topology))
+        first = take_snapshot(self.model, topology)
+        self._layout = self._resolve_run(graph, first)
+        self._queue = queue.Queue(maxsize=self._queue_size or queue_size_for(first))
         self._topology = topology
         self._writer = Writer(graph, batch_size=self._batch_size, progress=self.progress)
         self._thread = threading.Thread(target=self._work, name=f"cntgraph-recorder-{self.run}", daemon=True)
@@ -261,6 +268,26 @@ class Recorder:
             if isinstance(error, CntgraphError):
                 raise error
             raise RecorderError(f"run {self.run!r}: the recorder's background thread failed: {error!r}") from error
+
+
+#: weight copies the queue may hold by default, in bytes
+QUEUE_MEMORY = 1 << 30
+
+
+def queue_size_for(snapshot: Snapshot, memory: int = QUEUE_MEMORY) -> int:
+    """How many epochs the queue holds by default: as many copies of the weights as fit in ``memory``, at least 2.
+
+    A deep queue lets training run ahead of a slow database (the server runs at low priority and
+    catches up), so training waits only when ``memory`` is used up.
+
+    Example:
+        >>> from cntgraph.topology import trace
+        >>> model = nn.Linear(1000, 1000)  # 1,001,000 parameters, copied as float64: about 8 MB
+        >>> queue_size_for(take_snapshot(model, trace(model, (1000,))), memory=64 << 20)
+        8
+    """
+    size = sum(w.nbytes for w in snapshot.weights) + sum(b.nbytes for b in snapshot.biases if b is not None)
+    return max(2, memory // max(size, 1))
 
 
 def _stored_layout(graph: Graph, run: str, rid: int, snapshot: Snapshot) -> RunLayout:

@@ -181,6 +181,12 @@ def test_epoch_props_are_checked(graph: Graph, run_name: str) -> None:
     assert graph.cypher("MATCH (e:Epoch {run: $run}) RETURN e.accuracy AS a", run=run_name)["a"].tolist() == [0.75]
 
 
+@pytest.mark.parametrize("size", [0, -1, 2.5])
+def test_a_bad_queue_size_is_named(size: object) -> None:
+    with pytest.raises(ConfigurationError, match=f"queue_size must be a whole number >= 1 or None.*got {size}"):
+        Recorder(mlp(), "never-written", INPUT, queue_size=size)  # type: ignore[arg-type]
+
+
 def _records(run: str, model: nn.Module, epoch: int):  # noqa: ANN202
     snapshot = take_snapshot(model, trace(model, INPUT))
     layout = new_layout(run, 4242, snapshot, Uniform(5, seed=5))
