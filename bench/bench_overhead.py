@@ -1,15 +1,16 @@
 """Training overhead of ``Recorder``; prints markdown tables for docs/BENCHMARKS.md.
 
     .venv/bin/python bench/bench_overhead.py            # starts (and stops) its own Neo4j
-    .venv/bin/python bench/bench_overhead.py --modes baseline,captured,captured-nice19,captured-nice19-queue8
+    .venv/bin/python bench/bench_overhead.py --modes baseline,captured,captured-nice0,captured-queue2
     .venv/bin/python bench/bench_overhead.py --uri bolt://127.0.0.1:7687 --password ...
 
 A 784-512-512-10 ReLU MLP trained with SGD (lr 0.01, batch 128) on 60k synthetic samples (random
 inputs, random labels) for 5 epochs, without capture ("baseline") and with
-``Recorder(sample=Uniform(256))`` capturing every epoch ("captured"); the experiments
-"captured-nice19" (our Neo4j JVM at the lowest CPU priority) and "captured-nice19-queue8" (and a
-recorder queue that holds every epoch) are optional modes. Modes are run in rounds, the order
-reversed every other round, and medians reported. Then each piece of one capture is timed alone,
+``Recorder(sample=Uniform(256))`` capturing every epoch with cntgraph's defaults ("captured": the
+managed server at nice 19, a queue as deep as 1 GiB of weight copies allows); the experiments
+"captured-nice0" (our Neo4j JVM at normal CPU priority), "captured-queue2" (a recorder queue of 2
+epochs) and "captured-batch5k" are optional modes. Modes are run in rounds, the order reversed
+every other round, and medians reported. Then each piece of one capture is timed alone,
 and one epoch of training is timed beside a busy process at nice 0 and 19.
 
 Wall time "training" is the training loop including every ``capture()`` call; "total" adds
@@ -43,6 +44,7 @@ from cntgraph.capture import build_records, new_layout
 from cntgraph.graph import Graph
 from cntgraph.recorder import Recorder
 from cntgraph.sampling import Uniform
+from cntgraph.server.managed import DEFAULT_NICE, set_priority
 from cntgraph.snapshot import take_snapshot
 from cntgraph.topology import trace
 from cntgraph.writer import DEFAULT_BATCH, Writer
@@ -112,7 +114,7 @@ def train(
     meter: CpuMeter,
     graph: Graph | None = None,
     sample_k: int = 256,
-    queue_size: int = 2,
+    queue_size: int | None = None,
     batch_size: int = DEFAULT_BATCH,
 ) -> Trial:
     """Train a fresh model for ``epochs``; capture every epoch when ``graph`` is given."""
@@ -250,42 +252,14 @@ def contention(x: torch.Tensor, y: torch.Tensor, repeat: int, quiet: float) -> l
 
 
 MODES = {
-    # name: (capture?, Recorder queue_size, nice of our Neo4j JVM, Recorder batch_size)
-    "baseline": (False, 2, 0, DEFAULT_BATCH),
-    "captured": (True, 2, 0, DEFAULT_BATCH),
-    # experiments: our JVM at the lowest CPU priority; a queue that holds every epoch; smaller batches
-    "captured-nice19": (True, 2, 19, DEFAULT_BATCH),
-    "captured-nice19-queue8": (True, 8, 19, DEFAULT_BATCH),
-    "captured-batch5k": (True, 2, 0, 5_000),
-    "captured-nice19-queue8-batch5k": (True, 8, 19, 5_000),
+    # name: (capture?, Recorder queue_size (None: its default, by memory), nice of our Neo4j JVM, Recorder batch_size)
+    "baseline": (False, None, DEFAULT_NICE, DEFAULT_BATCH),
+    "captured": (True, None, DEFAULT_NICE, DEFAULT_BATCH),  # cntgraph's defaults
+    # experiments: our JVM at normal priority; a queue of 2 epochs; smaller batches
+    "captured-nice0": (True, None, 0, DEFAULT_BATCH),
+    "captured-queue2": (True, 2, DEFAULT_NICE, DEFAULT_BATCH),
+    "captured-batch5k": (True, None, DEFAULT_NICE, 5_000),
 }
-ALT_SCHEMA = (  # the proposed LINK key: a range index instead of a uniqueness constraint
-    "DROP CONSTRAINT cntgraph_link_key IF EXISTS",
-    "CREATE INDEX cntgraph_link_key IF NOT EXISTS FOR ()-[w:LINK]-() ON (w.rid, w.lid, w.epoch)",
-    "CALL db.awaitIndexes(300)",
-)
-
-
-def renice(pid: int | None, value: int) -> None:
-    """Give process ``pid`` the CPU priority of nice ``value`` (Linux).
-
-    The managed server runs in a session of its own, and with autogroup scheduling (the default of
-    most desktop and server kernels) CPU time is shared between sessions first: the nice values of
-    its threads then only rank them against each other. So set both the autogroup's nice and every
-    thread's.
-    """
-    if pid is None:
-        return
-    autogroup = Path(f"/proc/{pid}/autogroup")
-    if autogroup.exists():
-        autogroup.write_text(str(value))
-    for task in os.listdir(f"/proc/{pid}/task"):
-        try:
-            os.setpriority(os.PRIO_PROCESS, int(task), value)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_server_arguments(parser)
@@ -297,8 +271,6 @@ def main() -> None:
     )
     parser.add_argument("--quiet", type=float, default=0.3, help="wait until other processes use less than this many "
                         "cores before each trial, and repeat a trial during which they used more; 0: never (default 0.3)")
-    parser.add_argument("--alt-schema", action="store_true",
-                        help="replace the LINK uniqueness constraint by a range index first (the proposed schema)")
     parser.add_argument("--attempts", type=int, default=3, help="attempts per trial at most (default 3)")
     args = parser.parse_args()
     stop_on_sigterm()
@@ -308,19 +280,13 @@ def main() -> None:
         parser.error(f"unknown modes {unknown}; known: {list(MODES)}")
 
     torch.set_num_threads(2)
-    print(f"Machine: {machine()}; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}; "
-          f"LINK key: {'range index (proposed)' if args.alt_schema else 'uniqueness constraint (current)'}")
+    print(f"Machine: {machine()}; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
     print(f"Load average before: {load_average()}\n", flush=True)
     x, y = make_data()
     with bench_server(args, "overhead") as bench:
         jvm = bench.server.state().pid if bench.server is not None else None
         meter = CpuMeter(jvm)
         bench.graph.ensure_schema()
-        if args.alt_schema:
-            if bench.server is None:
-                parser.error("--alt-schema changes the schema: only on a server of our own (no --uri)")
-            for statement in ALT_SCHEMA:
-                bench.graph.driver.execute_query(statement)
         # warm-up: torch kernels, and the JVM's JIT on the write queries
         train("warm-up", x[:12800], y[:12800], 2, meter, bench.graph, args.k)
         trials: dict[str, list[Trial]] = {mode: [] for mode in modes}
@@ -329,14 +295,16 @@ def main() -> None:
             for mode in modes if round_ % 2 == 0 else modes[::-1]:
                 capture, queue_size, nice, batch_size = MODES[mode]
 
-                def trial_run(mode: str = mode, capture: bool = capture, queue_size: int = queue_size,
+                def trial_run(mode: str = mode, capture: bool = capture, queue_size: int | None = queue_size,
                               nice: int = nice, batch_size: int = batch_size) -> Trial:
-                    renice(jvm, nice)
+                    if jvm is not None:  # a server we started: its priority is ours to set
+                        set_priority(jvm, nice)
                     try:
                         return train(mode, x, y, args.epochs, meter, bench.graph if capture else None, args.k,
                                      queue_size, batch_size)
                     finally:
-                        renice(jvm, 0)
+                        if jvm is not None:
+                            set_priority(jvm, DEFAULT_NICE)
 
                 trial, _, discarded = quiet_run(trial_run, jvm, quiet=args.quiet, attempts=args.attempts)
                 discards[mode] += discarded
