@@ -83,7 +83,8 @@ class Queries:
     def link_history(self, run: str, src: Neuron, dst: Neuron) -> pd.DataFrame:
         """The weight of the stored link ``src -> dst`` at every complete epoch: ``epoch``, ``w``.
 
-        An index seek on (rid, lid): the link id is computed here with :func:`records.link_id`.
+        One index seek per complete epoch on (rid, epoch, lid): the link id is computed here with
+        :func:`records.link_id`.
 
         Example:
             graph.link_history("mlp-1", src=(0, 3), dst=(1, 5))
