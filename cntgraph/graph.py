@@ -6,7 +6,7 @@ the Cypher library, with ``$parameters``, and every transaction carries metadata
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -79,7 +79,26 @@ class Graph(Queries):
         Example:
             graph.run("write/epoch_complete", rid=42, epoch=3, links=0)
         """
-        return self._execute(_statement(name, params), params, name, neo4j.RoutingControl.WRITE, _rows)
+        return self.run_many([(name, params)])[0]
+
+    def run_many(self, statements: Sequence[tuple[str, dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+        """Run library queries in order in one write transaction (retried whole on transient
+        errors); return the rows of each.
+
+        Example:
+            graph.run_many([("write/layer_states", {...}), ("write/epoch_complete", {...})])
+        """
+        texts = [_statement(name, params) for name, params in statements]
+        label = "+".join(dict.fromkeys(name for name, _ in statements))
+
+        @neo4j.unit_of_work(metadata={"app": "cntgraph", "query": label})
+        def work(tx: neo4j.ManagedTransaction) -> list[list[dict[str, Any]]]:
+            return [_rows(tx.run(text, params)) for text, (_, params) in zip(texts, statements, strict=True)]
+
+        with self._translated(label), self.driver.session(
+            database=self.database, bookmark_manager=self.driver.execute_query_bookmark_manager
+        ) as session:
+            return session.execute_write(work)
 
     def query(self, name: str, /, **params: Any) -> pd.DataFrame:
         """Run library query ``name`` in a read transaction; return a DataFrame.

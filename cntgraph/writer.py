@@ -8,15 +8,16 @@ Needs the driver, never torch.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from cntgraph.errors import RecorderError
 from cntgraph.graph import Graph
-from cntgraph.records import EpochRecords, LinkBlock, NeuronBlock, load
+from cntgraph.records import EpochRecords, LinkBlock, load
 from cntgraph.server.managed import default_home
 
 #: links per transaction (measured in bench/bench_writer.py)
@@ -47,12 +48,30 @@ class Writer:
         if existed:
             self.graph.run_autocommit("write/epoch_clear_links", rid=rid, epoch=epoch)
             self.graph.run("write/epoch_clear_states", rid=rid, epoch=epoch)
-        links = self._write_links(records)
-        for block in records.neurons:
-            self._write_neuron_states(rid, epoch, block)
-        self.graph.run("write/layer_states", rid=rid, epoch=epoch, states=records.layer_states)
-        self.graph.run("write/epoch_complete", rid=rid, epoch=epoch, links=links)
-        return links
+        total = records.link_count
+        with tqdm(
+            total=total,
+            desc=f"{records.run} epoch {records.epoch}",
+            unit=" links",
+            unit_scale=True,
+            leave=False,
+            disable=not self.progress or total < _PROGRESS_FROM,
+        ) as bar:
+            for group in transactions(epoch_statements(records, self.batch_size), self.batch_size):
+                results = self.graph.run_many(group)
+                for (name, params), rows in zip(group, results, strict=True):
+                    if name == "write/links":
+                        self._check_links(records, params, rows[0]["links"])
+                        bar.update(len(params["lid"]))
+        return total
+
+    @staticmethod
+    def _check_links(records: EpochRecords, params: dict[str, Any], stored: int) -> None:
+        if stored != len(params["lid"]):
+            raise RecorderError(
+                f"run {records.run!r} epoch {records.epoch}: Neo4j stored {stored} of {len(params['lid'])} "
+                f"links of node layer {params['dst_layer']}; some sampled neurons are missing from the store."
+            )
 
     def _ensure_run(self, records: EpochRecords) -> None:
         """Run, Layer and sampled Neuron nodes: written once per run and writer (idempotent)."""
@@ -69,44 +88,71 @@ class Writer:
             self.graph.run("write/neurons", rid=records.rid, layer=block.layer, units=block.unit.tolist())
         self._runs_ready.add(records.rid)
 
-    def _write_links(self, records: EpochRecords) -> int:
-        total = records.link_count
-        written = 0
-        with tqdm(
-            total=total,
-            desc=f"{records.run} epoch {records.epoch}",
-            unit=" links",
-            unit_scale=True,
-            leave=False,
-            disable=not self.progress or total < _PROGRESS_FROM,
-        ) as bar:
-            for block in records.links:
-                for params in link_batches(block, self.batch_size):
-                    stored = self.graph.run("write/links", rid=records.rid, epoch=records.epoch, **params)[0]["links"]
-                    if stored != len(params["lid"]):
-                        raise RecorderError(
-                            f"run {records.run!r} epoch {records.epoch}: Neo4j stored {stored} of "
-                            f"{len(params['lid'])} links of layer {block.layer}; some sampled neurons are "
-                            "missing from the store."
-                        )
-                    written += stored
-                    bar.update(stored)
-        return written
 
-    def _write_neuron_states(self, rid: int, epoch: int, block: NeuronBlock) -> None:
-        for start in range(0, block.unit.size, self.batch_size):
-            part = slice(start, start + self.batch_size)
-            self.graph.run(
-                "write/neuron_states",
-                rid=rid,
-                epoch=epoch,
-                layer=block.layer,
-                unit=block.unit[part].tolist(),
-                s_in=block.s_in[part].tolist(),
-                s_out=block.s_out[part].tolist(),
-                s=block.s[part].tolist(),
-                bias=[None if np.isnan(b) else b for b in block.bias[part].tolist()],
-            )
+Statement = tuple[str, dict[str, Any]]
+
+
+def epoch_statements(records: EpochRecords, batch_size: int) -> Iterator[Statement]:
+    """The write statements of one epoch after ``write/epoch_begin``, completion marker last.
+
+    Example:
+        >>> from cntgraph.records import EpochRecords
+        >>> block = LinkBlock(1, np.array([0, 1]), np.array([0, 0]), np.array([0.5, -0.5]))
+        >>> records = EpochRecords("run", 7, 0, {}, {}, [], [], [block], [])
+        >>> [name for name, _ in epoch_statements(records, batch_size=1)]
+        ['write/links', 'write/links', 'write/layer_states', 'write/epoch_complete']
+    """
+    rid, epoch = records.rid, records.epoch
+    for block in records.links:
+        for params in link_batches(block, batch_size):
+            yield "write/links", {"rid": rid, "epoch": epoch, **params}
+    for neurons in records.neurons:
+        for start in range(0, neurons.unit.size, batch_size):
+            part = slice(start, start + batch_size)
+            yield "write/neuron_states", {
+                "rid": rid,
+                "epoch": epoch,
+                "layer": neurons.layer,
+                "unit": neurons.unit[part].tolist(),
+                "s_in": neurons.s_in[part].tolist(),
+                "s_out": neurons.s_out[part].tolist(),
+                "s": neurons.s[part].tolist(),
+                "bias": [None if np.isnan(b) else b for b in neurons.bias[part].tolist()],
+            }
+    yield "write/layer_states", {"rid": rid, "epoch": epoch, "states": records.layer_states}
+    yield "write/epoch_complete", {"rid": rid, "epoch": epoch, "links": records.link_count}
+
+
+def transactions(statements: Iterable[Statement], batch_size: int) -> Iterator[list[Statement]]:
+    """Group statements, in order, into transactions of about ``batch_size`` rows each.
+
+    A small epoch is one transaction; a large one is a transaction per batch of links, and its
+    states and completion marker share the last. Fewer commits: each costs a log flush.
+
+    Example:
+        >>> statements = [("write/links", {"lid": [1] * 3}), ("write/links", {"lid": [2] * 3}), ("write/epoch_complete", {})]
+        >>> [[len(s[1].get("lid", [0])) for s in group] for group in transactions(statements, batch_size=4)]
+        [[3], [3, 1]]
+    """
+    group: list[Statement] = []
+    rows = 0
+    for statement in statements:
+        size = _rows_of(statement[1])
+        if group and rows + size > batch_size:
+            yield group
+            group, rows = [], 0
+        group.append(statement)
+        rows += size
+    if group:
+        yield group
+
+
+def _rows_of(params: dict[str, Any]) -> int:
+    """How many rows a write statement creates: the length of its per-row list, else 1."""
+    for key in ("lid", "unit", "states"):
+        if key in params:
+            return max(1, len(params[key]))
+    return 1
 
 
 def spool_folder() -> Path:
