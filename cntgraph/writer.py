@@ -21,7 +21,7 @@ from cntgraph.records import EpochRecords, LinkBlock, load
 from cntgraph.server.managed import default_home
 
 #: links per transaction (measured in bench/bench_writer.py)
-DEFAULT_BATCH = 50_000
+DEFAULT_BATCH = 20_000
 _PROGRESS_FROM = 200_000  # show a progress bar for epochs with at least this many links
 
 
