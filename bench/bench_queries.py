@@ -84,7 +84,7 @@ def histories(graph: Graph, calls: int, jvm_pid: int | None) -> list[str]:
         "",
         "| query, 100 epochs | p50 | p90 | p99 | target |",
         "| --- | --- | --- | --- | --- |",
-        _row("`link_history` (seek on (rid, lid))", link, "p50 <= 10 ms"),
+        _row("`link_history` (a seek on (rid, epoch, lid) per epoch)", link, "p50 <= 10 ms"),
         _row("`neuron_history` (seek on (rid, layer, unit))", neuron, "p50 <= 20 ms"),
     ]
 
