@@ -253,6 +253,19 @@ class Queries:
         _checked_epochs(run, list(epochs), _some_epochs(run, self._complete_epochs(run)))
         raise QueryError(f"run {run!r} has no {what}")
 
+    def complete_epochs(self, run: str, wanted: Iterable[int] | None = None) -> list[int]:
+        """The complete epochs of ``run``, or ``wanted`` once each is checked to be one of them.
+
+        Raises QueryError for an unknown run, a run with no complete epoch, or a wanted epoch
+        that is not recorded and complete.
+
+        Example:
+            graph.complete_epochs("mlp-1", [0, 19])
+            [0, 19]
+        """
+        complete = _some_epochs(run, self._complete_epochs(run))
+        return complete if wanted is None else _checked_epochs(run, [int(epoch) for epoch in wanted], complete)
+
     def _complete_epochs(self, run: str) -> list[int]:
         return [int(epoch) for epoch in self.epochs(run)["epoch"]]
 

@@ -17,7 +17,6 @@ import pandas as pd
 
 from cntgraph import plots
 from cntgraph.graph import Graph
-from cntgraph.queries import _checked_epochs, _some_epochs
 
 __all__ = ["DEFAULT_TOP", "ReportData", "report_data", "write_report"]
 
@@ -58,9 +57,9 @@ def report_data(graph: Graph, run: str, epochs: Iterable[int] | None = None, top
         data.movers.groupby("layer").size().tolist()
         [8, 8, 8, 8]
     """
-    complete = _some_epochs(run, [int(epoch) for epoch in graph.epochs(run)["epoch"]])
-    wanted = [] if epochs is None else [int(epoch) for epoch in epochs]
-    chosen = sorted(set(_checked_epochs(run, wanted, complete))) if wanted else sorted({complete[0], complete[-1]})
+    complete = graph.complete_epochs(run)
+    wanted = [] if epochs is None else list(epochs)
+    chosen = sorted(set(graph.complete_epochs(run, wanted))) if wanted else sorted({complete[0], complete[-1]})
     start, end = (chosen[0] if len(chosen) > 1 else complete[0]), chosen[-1]
     histograms = graph.query("read/histograms", run=run, epochs=chosen)
     movers = [graph.top_movers(run, layer, top, start, end).assign(layer=layer) for layer in graph.layers(run)["layer"]]

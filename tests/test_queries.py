@@ -247,6 +247,15 @@ def test_jeffreys_is_a_symmetric_divergence() -> None:
     assert 0 < jeffreys(a, b + 0.2) < jeffreys(a, b + 1) < jeffreys(a, b + 3)
 
 
+def test_complete_epochs_lists_or_checks_them(graph: Graph, hand: str) -> None:
+    assert graph.complete_epochs(hand) == list(range(EPOCHS))
+    assert graph.complete_epochs(hand, [2, 0]) == [2, 0]
+    with pytest.raises(QueryError, match=f"no complete epoch {EPOCHS}; its complete epochs are 0"):
+        graph.complete_epochs(hand, [0, EPOCHS])
+    with pytest.raises(QueryError, match="no run named 'no-such-run'"):
+        graph.complete_epochs("no-such-run")
+
+
 # -- errors ----------------------------------------------------------------------------------
 def test_an_unknown_run_is_named_with_the_known_ones(graph: Graph, hand: str) -> None:
     with pytest.raises(QueryError, match=f"no run named 'no-such-run' .*known runs: .*'{hand}'.*`cntgraph runs`"):
