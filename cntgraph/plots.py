@@ -50,20 +50,18 @@ def strength_distributions(frame: pd.DataFrame, path: Path, title: str = "Node s
     ``frame`` has columns ``epoch``, ``layer``, ``s`` (one row per neuron and epoch).
     """
     plt = _pyplot()
-    layers = sorted(frame["layer"].unique())
     with plt.rc_context(_STYLE):
-        figure, axes = plt.subplots(1, len(layers), figsize=(3.2 * len(layers), 3.2), squeeze=False)
+        figure, axes, panels = _layer_panels(plt, frame, 3.2)
         epochs = sorted(frame["epoch"].unique())
         colours = plt.cm.plasma(np.linspace(0.1, 0.8, len(epochs)))
-        for axis, layer in zip(axes[0], layers, strict=True):
-            rows = frame[frame["layer"] == layer]
+        for axis, layer, rows in panels:
             edges = np.histogram_bin_edges(rows["s"], bins=30)
             for colour, epoch in zip(colours, epochs, strict=True):
                 axis.hist(rows.loc[rows["epoch"] == epoch, "s"], bins=edges, density=True, histtype="step",
                           linewidth=1.6, color=colour, label=f"epoch {epoch}")
             axis.set(title=f"layer {layer}", xlabel="s")
-        axes[0][0].set_ylabel("density")
-        axes[0][-1].legend(fontsize=8, frameon=False)
+        axes[0].set_ylabel("density")
+        axes[-1].legend(fontsize=8, frameon=False)
         figure.suptitle(title)
         figure.tight_layout()
         return _save(figure, path)
@@ -81,19 +79,18 @@ def layer_histograms(frame: pd.DataFrame, path: Path, xlabel: str, title: str = 
         'hist.png'
     """
     plt = _pyplot()
-    layers = sorted(frame["layer"].unique())
     epochs = sorted(frame["epoch"].unique())
     with plt.rc_context(_STYLE):
-        figure, axes = plt.subplots(1, len(layers), figsize=(3.2 * len(layers), 3.2), squeeze=False)
+        figure, axes, panels = _layer_panels(plt, frame, 3.2)
         colours = plt.cm.plasma(np.linspace(0.1, 0.8, len(epochs)))
-        for axis, layer in zip(axes[0], layers, strict=True):
+        for axis, layer, rows in panels:
             for colour, epoch in zip(colours, epochs, strict=True):
-                for row in frame[(frame["layer"] == layer) & (frame["epoch"] == epoch)].itertuples(index=False):
+                for row in rows[rows["epoch"] == epoch].itertuples(index=False):
                     edges, counts = np.asarray(row.edges, dtype=np.float64), np.asarray(row.counts, dtype=np.float64)
                     axis.stairs(counts / (counts.sum() * np.diff(edges)), edges, linewidth=1.6, color=colour, label=f"epoch {epoch}")
             axis.set(title=f"layer {layer}", xlabel=xlabel)
-        axes[0][0].set_ylabel("density")
-        axes[0][-1].legend(fontsize=8, frameon=False)
+        axes[0].set_ylabel("density")
+        axes[-1].legend(fontsize=8, frameon=False)
         figure.suptitle(title)
         figure.tight_layout()
         return _save(figure, path)
@@ -111,21 +108,29 @@ def top_movers(frame: pd.DataFrame, path: Path, title: str = "Top movers") -> Pa
         'movers.png'
     """
     plt = _pyplot()
-    layers = sorted(frame["layer"].unique())
     with plt.rc_context(_STYLE):
-        figure, axes = plt.subplots(1, len(layers), figsize=(3.2 * len(layers), 3.6), squeeze=False)
-        for axis, layer in zip(axes[0], layers, strict=True):
-            rows = frame[frame["layer"] == layer]
+        figure, axes, panels = _layer_panels(plt, frame, 3.2, height=3.6)
+        for axis, layer, rows in panels:
             y = np.arange(len(rows))[::-1]
             axis.hlines(y, rows["s_start"], rows["s_end"], color="0.6", linewidth=1.2)
             axis.scatter(rows["s_start"], y, facecolors="white", edgecolors="tab:blue", zorder=3, label="start")
             axis.scatter(rows["s_end"], y, color="tab:blue", zorder=3, label="end")
             axis.set_yticks(y, [f"unit {unit}" for unit in rows["unit"]], fontsize=8)
             axis.set(title=f"layer {layer}", xlabel="s")
-        axes[0][-1].legend(fontsize=8, frameon=False)
+        axes[-1].legend(fontsize=8, frameon=False)
         figure.suptitle(title)
         figure.tight_layout()
         return _save(figure, path)
+
+
+def _layer_panels(plt, frame: pd.DataFrame, width: float, height: float | None = None, sharey: bool = False):  # noqa: ANN001, ANN202
+    """A figure of one panel per node layer of ``frame`` (sorted): the figure, its row of panels,
+    and (panel, layer, that layer's rows of ``frame``) for each."""
+    layers = sorted(frame["layer"].unique())
+    figure, axes = plt.subplots(
+        1, len(layers), figsize=(width * len(layers), height or width), squeeze=False, sharey=sharey
+    )
+    return figure, axes[0], [(axis, layer, frame[frame["layer"] == layer]) for axis, layer in zip(axes[0], layers, strict=True)]
 
 
 def _save(figure, path: Path) -> Path:  # noqa: ANN001
@@ -152,13 +157,11 @@ def bucket_densities(
         'densities.png'
     """
     plt = _pyplot()
-    layers = sorted(frame["layer"].unique())
     buckets = sorted(frame["bucket"].unique())
     with plt.rc_context(_STYLE):
-        figure, axes = plt.subplots(1, len(layers), figsize=(3.2 * len(layers), 3.2), squeeze=False)
+        figure, axes, panels = _layer_panels(plt, frame, 3.2)
         colours = _bucket_colours(plt, len(buckets))
-        for axis, layer in zip(axes[0], layers, strict=True):
-            rows = frame[frame["layer"] == layer]
+        for axis, layer, rows in panels:
             bins = int(np.clip(2 * np.sqrt(rows.groupby("bucket").size().min()), 6, 40))
             scale = float(np.median(np.abs(rows["value"]))) or 1.0
             ends = np.arcsinh(np.array([rows["value"].min(), rows["value"].max()]) / scale)
@@ -171,8 +174,8 @@ def bucket_densities(
             axis.set_xscale("symlog", linthresh=scale)
             axis.tick_params(axis="x", labelsize=7, labelrotation=45)
             axis.set(title=f"layer {layer}", xlabel=xlabel)
-        axes[0][0].set_ylabel("fraction per bin")
-        axes[0][-1].legend(title="test accuracy", fontsize=7, title_fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        axes[0].set_ylabel("fraction per bin")
+        axes[-1].legend(title="test accuracy", fontsize=7, title_fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0))
         figure.suptitle(title)
         figure.tight_layout()
         return _save(figure, path)
@@ -236,21 +239,19 @@ def fluctuation_trajectories(
         'trajectories.png'
     """
     plt = _pyplot()
-    layers = sorted(frame["layer"].unique())
     buckets = sorted(frame["bucket"].unique())
     with plt.rc_context(_STYLE):
-        figure, axes = plt.subplots(1, len(layers), figsize=(3.4 * len(layers), 3.4), squeeze=False, sharey=True)
+        figure, axes, panels = _layer_panels(plt, frame, 3.4, sharey=True)
         colours = _bucket_colours(plt, len(buckets))
-        for axis, layer in zip(axes[0], layers, strict=True):
-            rows = frame[frame["layer"] == layer]
+        for axis, layer, rows in panels:
             for colour, bucket in zip(colours, buckets, strict=True):
                 by_epoch = rows[rows["bucket"] == bucket].groupby("epoch")["fluctuation"]
                 q25, median, q75 = by_epoch.quantile(0.25), by_epoch.median(), by_epoch.quantile(0.75)
                 axis.plot(median.index, median, color=colour, linewidth=1.4, label=_bucket_label(bucket, bucket_width))
                 axis.fill_between(median.index, q25, q75, color=colour, alpha=0.12, linewidth=0)
             axis.set(title=f"layer {layer}", xlabel="epoch", yscale="log")
-        axes[0][0].set_ylabel("fluctuation (std of node strength)")
-        axes[0][-1].legend(title="final test accuracy", fontsize=7, title_fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        axes[0].set_ylabel("fluctuation (std of node strength)")
+        axes[-1].legend(title="final test accuracy", fontsize=7, title_fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0))
         figure.suptitle(title)
         figure.tight_layout()
         return _save(figure, path)
@@ -282,19 +283,17 @@ def fluctuation_vs_accuracy(
         'scatter.png'
     """
     plt = _pyplot()
-    layers = sorted(frame["layer"].unique())
     buckets = sorted(frame["bucket"].unique())
     with plt.rc_context(_STYLE):
-        figure, axes = plt.subplots(1, len(layers), figsize=(3.2 * len(layers), 3.2), squeeze=False, sharey=True)
+        figure, axes, panels = _layer_panels(plt, frame, 3.2, sharey=True)
         colours = dict(zip(buckets, _bucket_colours(plt, len(buckets)), strict=True))
-        for axis, layer in zip(axes[0], layers, strict=True):
-            rows = frame[frame["layer"] == layer]
+        for axis, layer, rows in panels:
             axis.scatter(rows["accuracy"], rows["fluctuation"], s=9, alpha=0.7, color=[colours[b] for b in rows["bucket"]])
             medians = rows.groupby("bucket")["fluctuation"].median()
             axis.plot(medians.index + bucket_width / 2, medians, color="black", linewidth=1.2, marker="_", label="bucket median")
             axis.set(title=f"layer {layer}", xlabel="test accuracy", yscale="log")
-        axes[0][0].set_ylabel("fluctuation (std of node strength)")
-        axes[0][-1].legend(fontsize=7, frameon=False)
+        axes[0].set_ylabel("fluctuation (std of node strength)")
+        axes[-1].legend(fontsize=7, frameon=False)
         figure.suptitle(title)
         figure.tight_layout()
         return _save(figure, path)
