@@ -70,7 +70,7 @@ class Graph(Queries):
         """Check that the server answers, accepts the credentials and has the database."""
         with self._translated("verify"):
             self.driver.verify_connectivity()
-        self._execute("RETURN 1 AS ok", {}, "verify", neo4j.RoutingControl.READ, lambda result: result.consume())
+        self._execute(_statement("read/ping", {}), {}, "read/ping", neo4j.RoutingControl.READ, lambda result: result.consume())
 
     # -- running queries -------------------------------------------------------------------
     def run(self, name: str, /, **params: Any) -> list[dict[str, Any]]:
