@@ -98,6 +98,16 @@ def inline_parameters(query: str, **values: str | int) -> str:
     return library.TOKENS.sub(lambda match: literals[match[1]] if match[1] else match[0], query)
 
 
+def ready_query(name: str, **values: str | int) -> str:
+    """Library query ``name`` without its header comment, ``values`` written in: ready to paste into Browser.
+
+    Example:
+        >>> print(ready_query("browser/fluctuation", run="mlp-1").splitlines()[0])
+        MATCH (run:Run {name: 'mlp-1'})-[:HAS_LAYER]->(layer:Layer)-[:HAS_STATE]->(s:LayerState)
+    """
+    return inline_parameters(_statement(name), **values)
+
+
 def editor_url(browser_url: str, name: str, **values: str | int) -> str:
     """A Browser URL that opens with library query ``name`` in the editor, ``values`` written in.
 
@@ -110,7 +120,7 @@ def editor_url(browser_url: str, name: str, **values: str | int) -> str:
         >>> unquote(link).splitlines()[:2]
         ["http://127.0.0.1:7474/browser/?cmd=edit&arg=MATCH (run:Run {name: 'mlp-1'})", 'MATCH (first:Epoch {rid: run.rid, epoch: 0}), (last:Epoch {rid: run.rid, epoch: 9})']
     """
-    text = inline_parameters(_statement(name), **values)
+    text = ready_query(name, **values)
     if "&" in text or "#" in text:  # library text, never a value: values are escaped
         raise QueryError(f"query {name!r} holds '&' or '#', which a Browser URL cannot carry")
     return f"{browser_url}?cmd=edit&arg={quote(text, safe='')}"

@@ -84,7 +84,7 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"\nNeo4j Browser: {graph.browser_url}")
         print("Paste one of these into Browser:")
         for query in browser_queries(args.epochs - 1):
-            print(f"  {query}")
+            print("\n" + "\n".join(f"  {line}" for line in query.splitlines()))
     return 0
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from cntgraph import plots
+from cntgraph import browser, plots
 from cntgraph.graph import Graph
 from cntgraph.recorder import Recorder
 from cntgraph.sampling import Full, Sampler, Uniform
@@ -87,11 +87,15 @@ def _summary(run: str, accuracy: float, fluctuation: pd.DataFrame) -> pd.DataFra
 
 
 def browser_queries(epoch: int) -> list[str]:
-    """Three queries to paste into Neo4j Browser after the demo."""
+    """Three of the saved Browser queries (``cypher/browser/``), written in for the demo MLP.
+
+    Example:
+        >>> print(browser_queries(19)[2].splitlines()[1])
+        MATCH (a:Neuron {rid: run.rid, layer: 0, unit: 36})-[w:LINK]->(b:Neuron {unit: 0})
+    """
+    run = RUNS[0].run
     return [
-        f"MATCH p = (:Neuron {{run: 'demo-mlp', layer: 2}})-[:LINK {{epoch: {epoch}}}]->() RETURN p",
-        "MATCH (:Run {name: 'demo-mlp'})-[:HAS_LAYER]->(l:Layer)-[:HAS_STATE]->(s:LayerState) "
-        "RETURN s.epoch AS epoch, l.index AS layer, s.fluctuation AS fluctuation ORDER BY epoch, layer",
-        "MATCH (a:Neuron {run: 'demo-mlp', layer: 0, unit: 36})-[w:LINK]->(b:Neuron {unit: 0}) "
-        "RETURN w.epoch AS epoch, w.w AS weight ORDER BY epoch",
+        browser.ready_query("browser/epoch_graph", run=run, epoch=epoch),
+        browser.ready_query("browser/fluctuation", run=run),
+        browser.ready_query("browser/link_history", run=run, layer=0, src=36, dst=0),
     ]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cntgraph.cli import main
-from cntgraph.demo import RUNS, run_demo
+from cntgraph.demo import RUNS, browser_queries, run_demo
 from cntgraph.graph import Graph
 from tests.conftest import Neo4jUnderTest, delete_run
 
@@ -38,7 +38,7 @@ def test_demo_records_every_epoch_and_plots(graph: Graph, tmp_path: Path, clean_
 
 def test_cli_demo_prints_table_plots_and_browser(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], neo4j_server: Neo4jUnderTest,
-    tmp_path: Path, clean_demo_runs: None,
+    graph: Graph, tmp_path: Path, clean_demo_runs: None,
 ) -> None:
     for name, value in zip(("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD"), (neo4j_server.uri, *neo4j_server.auth), strict=True):
         monkeypatch.setenv(name, value)
@@ -48,4 +48,8 @@ def test_cli_demo_prints_table_plots_and_browser(
     assert "demo-mlp" in printed and "demo-cnn" in printed
     assert f"{tmp_path / 'fluctuation.png'}" in printed
     assert "Neo4j Browser: http://127.0.0.1:17474/browser/" in printed
-    assert printed.count("MATCH ") == 3
+    queries = browser_queries(1)
+    assert len(queries) == 3
+    for query in queries:  # printed whole, and each answers on the demo's run
+        assert "\n".join(f"  {line}" for line in query.splitlines()) in printed
+        assert not graph.cypher(query).empty, query
