@@ -11,11 +11,13 @@ reason. Whenever a test fails, the end of the test server's log is printed in th
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,6 +38,13 @@ class Neo4jUnderTest:
     auth: tuple[str, str]
     source: str
     logs: object  # a zero-argument callable returning the log tail
+
+
+def require(module: str) -> Any:
+    """Import ``module`` for a test that needs it: skip without it, except with CI=true, where it fails."""
+    if IN_CI:
+        return importlib.import_module(module)
+    return pytest.importorskip(module)
 
 
 def free_port() -> int:

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from cntgraph.graph import Graph
 from cntgraph.integrations.props import epoch_props
 from cntgraph.sampling import Uniform
+from tests.conftest import require
 
 INPUT = (20,)
 
@@ -119,7 +120,7 @@ def lightning_fit(pl: Any, module: Any, callback: Any) -> Any:
 
 @pytest.mark.neo4j
 def test_lightning_fit_records_each_epoch_with_its_logged_metrics(graph: Graph, run_name: str) -> None:
-    pl = pytest.importorskip("lightning.pytorch")
+    pl = require("lightning.pytorch")
     from cntgraph.integrations.lightning import CntgraphCallback
 
     callback = CntgraphCallback(run_name, INPUT, graph=graph, sample=Uniform(5, seed=1), progress=False)
@@ -133,7 +134,7 @@ def test_lightning_fit_records_each_epoch_with_its_logged_metrics(graph: Graph, 
 
 @pytest.mark.neo4j
 def test_lightning_failure_still_writes_the_epochs_before_it(graph: Graph, run_name: str) -> None:
-    pl = pytest.importorskip("lightning.pytorch")
+    pl = require("lightning.pytorch")
     from cntgraph.integrations.lightning import CntgraphCallback
 
     callback = CntgraphCallback(run_name, INPUT, graph=graph, progress=False)
@@ -159,8 +160,8 @@ class HuggingFaceMlp(nn.Module):
 
 @pytest.mark.neo4j
 def test_trainer_records_each_epoch_with_its_end_of_epoch_logs(graph: Graph, run_name: str, tmp_path: Path) -> None:
-    transformers = pytest.importorskip("transformers")
-    pytest.importorskip("accelerate")  # the Trainer needs it
+    transformers = require("transformers")
+    require("accelerate")  # the Trainer needs it
     from cntgraph.integrations.huggingface import CntgraphTrainerCallback
 
     x, y = data()
