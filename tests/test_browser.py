@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import re
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -235,7 +234,7 @@ def _require(what: str, ok: bool, missing: list[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Callable[[], Any]:
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Any]:
     """Start headless Chromium through the system chromedriver (never a downloaded one)."""
     missing: list[str] = []
     _require(f"{CHROMIUM} (apt-get install chromium)", CHROMIUM.is_file(), missing)
@@ -255,7 +254,7 @@ def chromium() -> Callable[[], Any]:
     def start() -> Any:
         options = webdriver.ChromeOptions()
         options.binary_location = str(CHROMIUM)
-        for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tempfile.mkdtemp(prefix='cntgraph-chromium-')}"):
+        for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
             options.add_argument(flag)
         return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
 
