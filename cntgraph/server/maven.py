@@ -99,7 +99,7 @@ def _run_maven(command: list[str], *, progress: bool, what: str) -> None:
         assert maven.stdout is not None
         for line in maven.stdout:
             tail.append(line.rstrip())
-            if line.startswith("Downloaded from"):
+            if line.startswith("[INFO] Downloaded from"):
                 bar.update(1)
                 bar.set_postfix_str(line.rsplit("/", 1)[-1].split(" ")[0][:40], refresh=False)
         code = maven.wait()
