@@ -26,7 +26,10 @@ def _server():  # noqa: ANN202 - imported lazily so that `cntgraph --help` stays
 
 def _neo4j_install(args: argparse.Namespace) -> int:
     dist = _server().install(progress=True)
-    print(f"Neo4j {dist.version} Community and Browser {dist.browser_version} are installed in {dist.folder}")
+    print(
+        f"Neo4j {dist.version} Community, Browser {dist.browser_version} and APOC {dist.apoc_version} "
+        f"are installed in {dist.folder}"
+    )
     return 0
 
 
@@ -359,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     neo4j = commands.add_parser("neo4j", help="install, start, stop and inspect the managed local Neo4j")
     server_commands = neo4j.add_subparsers(dest="action", required=True, metavar="ACTION")
-    server_commands.add_parser("install", help="resolve Neo4j 5.26 and Browser from Maven Central").set_defaults(
+    server_commands.add_parser("install", help="resolve Neo4j 5.26, Browser and APOC from Maven Central").set_defaults(
         handler=_neo4j_install
     )
     start = server_commands.add_parser("start", help="start the server in the background")

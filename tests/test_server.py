@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import socket
 import stat
 from collections.abc import Iterator
@@ -87,6 +88,56 @@ def test_browser_is_served(server: ManagedServer) -> None:
     with urllib.request.urlopen(state.browser_url, timeout=10) as response:  # noqa: S310 - loopback
         assert response.status == 200
         assert b"Neo4j Browser" in response.read()
+
+
+def test_apoc_draws_a_virtual_relationship_and_writes_nothing(server: ManagedServer) -> None:
+    import neo4j
+
+    count = "MATCH ()-[r]->() RETURN count(r) AS n"
+    with _connect(server) as graph:
+        driver = graph.driver
+        assert driver.execute_query("RETURN apoc.version() AS v").records[0]["v"] == server.distribution.apoc_version
+        driver.execute_query("CREATE (:Probe {end: 'a'}), (:Probe {end: 'b'})")
+        before = driver.execute_query(count).records[0]["n"]
+        a, b, link = driver.execute_query(
+            "MATCH (a:Probe {end: 'a'}), (b:Probe {end: 'b'}) "
+            "RETURN a, b, apoc.create.vRelationship(a, 'LINK', {w: 0.5}, b) AS link"
+        ).records[0]
+        after = driver.execute_query(count).records[0]["n"]
+    assert isinstance(link, neo4j.graph.Relationship)
+    assert link.type == "LINK" and dict(link) == {"w": 0.5}
+    assert link.start_node is not None and link.start_node.element_id == a.element_id
+    assert link.end_node is not None and link.end_node.element_id == b.element_id
+    assert after == before
+
+
+def test_only_the_apoc_procedures_cntgraph_needs_are_loaded(server: ManagedServer) -> None:
+    with _connect(server) as graph:
+        loaded = [
+            name
+            for kind in ("FUNCTIONS", "PROCEDURES")
+            for name in graph.cypher(f"SHOW {kind} YIELD name WHERE name STARTS WITH 'apoc.' RETURN name")["name"]
+        ]
+    assert "apoc.create.vRelationship" in loaded and "apoc.version" in loaded
+    assert all(name == "apoc.version" or name.startswith("apoc.create.v") for name in loaded), loaded
+
+
+def test_an_install_without_apoc_is_completed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cntgraph.server import maven
+
+    # what cntgraph wrote before it shipped APOC: the jars in lib/, a pom without APOC, the marker
+    legacy = maven.distribution(tmp_path)
+    legacy.lib.mkdir(parents=True)
+    (legacy.lib / "kept.jar").write_bytes(b"the server's jars, which are not resolved again")
+    (legacy.folder / "pom.xml").write_text(re.sub(r"\s*<apoc\.version>.*</apoc\.version>", "", maven.pom_text()))
+    (legacy.folder / ".installed").write_text(f"{legacy.version}\n")
+    assert not legacy.installed and legacy.recorded == {"Neo4j": legacy.version, "Browser": legacy.browser_version}
+
+    dist = install(tmp_path, progress=True)
+    assert f"{dist.folder} has no APOC {dist.apoc_version}: completing it." in capsys.readouterr().err
+    assert dist.installed
+    assert (dist.plugins / f"apoc-core-{dist.apoc_version}-core.jar").is_file()
+    assert [jar.name for jar in dist.lib.iterdir()] == ["kept.jar"]
 
 
 def _nice_of(pid: int, task: int) -> int:

@@ -3,6 +3,7 @@
 Folder layout under the cntgraph home (``CNTGRAPH_HOME``, default ``~/.cache/cntgraph``)::
 
     neo4j-5.26.x/lib/*.jar          jars resolved by Maven (shared by every instance)
+    neo4j-5.26.x/plugins/*.jar      the APOC core plugin, also resolved by Maven
     server/                         the default instance
         conf/neo4j.conf             written at every start
         data/ logs/ run/
@@ -181,7 +182,7 @@ class ManagedServer:
             "page cache",
             "--pagecache or CNTGRAPH_PAGECACHE",
         )
-        self._write_config(bolt_port=bolt, http_port=http, pagecache=pagecache)
+        self._write_config(bolt_port=bolt, http_port=http, pagecache=pagecache, plugins_dir=dist.plugins)
         self._ensure_password(java, dist)
         process = self._launch(java, dist, heap)
         set_priority(process.pid, nice)
