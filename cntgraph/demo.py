@@ -91,7 +91,7 @@ def browser_queries(epoch: int) -> list[str]:
 
     Example:
         >>> print(browser_queries(19)[2].splitlines()[1])
-        MATCH (a:Neuron {rid: run.rid, layer: 0, unit: 36})-[w:LINK]->(b:Neuron {unit: 0})
+        MATCH (b:Neuron {rid: run.rid, layer: 0 + 1, unit: 0})-[:HAS_STATE]->(s:NeuronState)
     """
     run = RUNS[0].run
     return [

@@ -33,7 +33,7 @@ def names() -> tuple[str, ...]:
     """Every query name in the library, sorted.
 
     Example:
-        >>> "write/links" in names()
+        >>> "write/neuron_states" in names()
         True
     """
     found: list[str] = []

@@ -19,7 +19,6 @@ import pandas as pd
 
 from cntgraph.divergence import densities, grid_edges, jeffreys_divergence
 from cntgraph.errors import QueryError
-from cntgraph.records import link_id
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -83,8 +82,8 @@ class Queries:
     def link_history(self, run: str, src: Neuron, dst: Neuron) -> pd.DataFrame:
         """The weight of the stored link ``src -> dst`` at every complete epoch: ``epoch``, ``w``.
 
-        One index seek per complete epoch on (rid, epoch, lid): the link id is computed here with
-        :func:`records.link_id`.
+        One seek of the destination's NeuronStates on (rid, layer, unit, epoch); the weight is
+        the source's entry of their ``w_in`` arrays.
 
         Example:
             graph.link_history("mlp-1", src=(0, 3), dst=(1, 5))
@@ -95,8 +94,7 @@ class Queries:
                 f"links join consecutive node layers: src {src} is in layer {src_layer}, so dst must be in "
                 f"layer {src_layer + 1}, not {dst_layer}"
             )
-        lid = int(link_id(dst_layer, src_unit, dst_unit))
-        frame = self.query("query/link_history", run=run, lid=lid)
+        frame = self.query("query/link_history", run=run, dst_layer=dst_layer, src_unit=src_unit, dst_unit=dst_unit)
         return self._found(frame, run, f"stored link {src} -> {dst} (links are stored between sampled neurons only)")
 
     def neuron_history(self, run: str, layer: int, unit: int) -> pd.DataFrame:
@@ -152,14 +150,15 @@ class Queries:
             graph.strongest_path("mlp-1", epoch=19, unit=3)["unit"].tolist()
             [3, 17, 4]
         """
-        last = int(self.layers(run)["layer"].max())
-        frontier = [{"unit": int(unit), "score": 1.0}]
+        sizes = [int(size) for size in self.layers(run).sort_values("layer")["size"]]
+        frontier = {int(unit): 1.0}
         steps = []
-        for layer in range(last):
-            step = self.query("query/path_step", run=run, epoch=epoch, layer=layer, frontier=frontier)
+        for layer, size in enumerate(sizes[:-1]):
+            scores = [frontier.get(u) for u in range(size)] if all(0 <= u < size for u in frontier) else []
+            step = self.query("query/path_step", run=run, epoch=epoch, layer=layer, scores=scores)
             what = f"stored path from input unit {unit} at epoch {epoch}: none continues from node layer {layer}"
             steps.append(self._found(step, run, what, epochs=(epoch,)))
-            frontier = [{"unit": int(u), "score": float(s)} for u, s in zip(step["unit"], step["score"], strict=True)]
+            frontier = {int(u): float(s) for u, s in zip(step["unit"], step["score"], strict=True)}
         return _backtrack(int(unit), steps)
 
     # -- whole epochs ----------------------------------------------------------------------

@@ -191,7 +191,6 @@ class Recorder:
                 "name, or pass if_exists='resume' to continue it or if_exists='overwrite' to replace it."
             )
         if self.if_exists == "overwrite":
-            graph.run_autocommit("write/delete_run_links", rid=rid)
             graph.run_autocommit("write/delete_run_nodes", rid=rid)
             return self._new_layout(snapshot)
         last = existing["last_epoch"][0]

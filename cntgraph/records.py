@@ -16,29 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from cntgraph.errors import ConfigurationError, SpoolError
+from cntgraph.errors import SpoolError
 
-_UNIT_BITS = 24
 _FORMAT = 1
-
-
-def link_id(dst_layer: int | np.ndarray, src_unit: int | np.ndarray, dst_unit: int | np.ndarray) -> np.ndarray:
-    """The id of the link from ``src_unit`` of node layer ``dst_layer - 1`` to ``dst_unit``.
-
-    ``dst_layer << 48 | src_unit << 24 | dst_unit``: unique within a run for layers of up to
-    16.7 million units.
-
-    Example:
-        >>> int(link_id(1, 3, 5)) == (1 << 48) + (3 << 24) + 5
-        True
-    """
-    dst_layer, src, dst = (np.asarray(v, dtype=np.int64) for v in (dst_layer, src_unit, dst_unit))
-    if np.any(src >> _UNIT_BITS) or np.any(dst >> _UNIT_BITS):
-        raise ConfigurationError(
-            f"node layer {int(np.max(dst_layer))} has a unit index of 2**{_UNIT_BITS} or more, which cntgraph "
-            "link ids cannot hold; sample fewer units or use a smaller input."
-        )
-    return (dst_layer << (2 * _UNIT_BITS)) | (src << _UNIT_BITS) | dst
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,10 +29,6 @@ class LinkBlock:
     src: np.ndarray
     dst: np.ndarray
     w: np.ndarray
-
-    @property
-    def lid(self) -> np.ndarray:
-        return link_id(self.layer, self.src, self.dst)
 
 
 @dataclass(frozen=True, eq=False)

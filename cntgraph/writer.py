@@ -1,7 +1,8 @@
 """Write ``EpochRecords`` to Neo4j: batched ``UNWIND`` over columnar parameters, completion last.
 
 An epoch is written as: open it (``complete = false``), clear whatever an earlier write of it left,
-create its links, neuron states and layer states, then mark it complete. Readers only see complete
+create its neuron states (with the weights of their stored incoming links as ``w_in`` arrays) and
+layer states, then mark it complete. Readers only see complete
 epochs, so a failure half-way leaves nothing visible, and writing the epoch again replaces it.
 Needs the driver, never torch.
 """
@@ -46,7 +47,6 @@ class Writer:
         rid, epoch = records.rid, records.epoch
         existed = self.graph.run("write/epoch_begin", rid=rid, epoch=epoch, props=records.epoch_props)[0]["existed"]
         if existed:
-            self.graph.run_autocommit("write/epoch_clear_links", rid=rid, epoch=epoch)
             self.graph.run("write/epoch_clear_states", rid=rid, epoch=epoch)
         total = records.link_count
         with tqdm(
@@ -60,17 +60,17 @@ class Writer:
             for group in transactions(epoch_statements(records, self.batch_size), self.batch_size):
                 results = self.graph.run_many(group)
                 for (name, params), rows in zip(group, results, strict=True):
-                    if name == "write/links":
-                        self._check_links(records, params, rows[0]["links"])
-                        bar.update(len(params["lid"]))
+                    if name == "write/neuron_states":
+                        self._check_states(records, params, rows[0]["states"])
+                        bar.update(_links_of(params))
         return total
 
     @staticmethod
-    def _check_links(records: EpochRecords, params: dict[str, Any], stored: int) -> None:
-        if stored != len(params["lid"]):
+    def _check_states(records: EpochRecords, params: dict[str, Any], stored: int) -> None:
+        if stored != len(params["unit"]):
             raise RecorderError(
-                f"run {records.run!r} epoch {records.epoch}: Neo4j stored {stored} of {len(params['lid'])} "
-                f"links of node layer {params['dst_layer']}; some sampled neurons are missing from the store."
+                f"run {records.run!r} epoch {records.epoch}: Neo4j stored {stored} of {len(params['unit'])} "
+                f"neuron states of node layer {params['layer']}; some sampled neurons are missing from the store."
             )
 
     def _ensure_run(self, records: EpochRecords) -> None:
@@ -84,8 +84,9 @@ class Writer:
                 "it was recreated since these records were made. Replay them under a new run name."
             )
         self.graph.run("write/layers", rid=records.rid, layers=records.layers)
-        for block in records.neurons:
-            self.graph.run("write/neurons", rid=records.rid, layer=block.layer, units=block.unit.tolist())
+        for block, incoming in zip(records.neurons, incoming_links(records), strict=True):
+            in_units = [None if links is None else links[0].tolist() for links in incoming]
+            self.graph.run("write/neurons", rid=records.rid, layer=block.layer, units=block.unit.tolist(), in_units=in_units)
         self._runs_ready.add(records.rid)
 
 
@@ -95,20 +96,21 @@ Statement = tuple[str, dict[str, Any]]
 def epoch_statements(records: EpochRecords, batch_size: int) -> Iterator[Statement]:
     """The write statements of one epoch after ``write/epoch_begin``, completion marker last.
 
+    Neuron states go per node layer in slices of at most ``batch_size`` link weights (and at
+    least one neuron each).
+
     Example:
-        >>> from cntgraph.records import EpochRecords
-        >>> block = LinkBlock(1, np.array([0, 1]), np.array([0, 0]), np.array([0.5, -0.5]))
-        >>> records = EpochRecords("run", 7, 0, {}, {}, [], [], [block], [])
-        >>> [name for name, _ in epoch_statements(records, batch_size=1)]
-        ['write/links', 'write/links', 'write/layer_states', 'write/epoch_complete']
+        >>> from cntgraph.records import EpochRecords, NeuronBlock
+        >>> units = [NeuronBlock(layer, np.array([0, 1]), *np.zeros((4, 2))) for layer in (0, 1)]
+        >>> block = LinkBlock(1, np.array([0, 1, 0, 1]), np.array([0, 0, 1, 1]), np.array([0.5, -0.5, 0.25, 0.0]))
+        >>> records = EpochRecords("run", 7, 0, {}, {}, [], units, [block], [])
+        >>> [(name, params.get("w_in")) for name, params in epoch_statements(records, batch_size=2)][:3]
+        [('write/neuron_states', [None, None]), ('write/neuron_states', [[0.5, -0.5]]), ('write/neuron_states', [[0.25, 0.0]])]
     """
     rid, epoch = records.rid, records.epoch
-    for block in records.links:
-        for params in link_batches(block, batch_size):
-            yield "write/links", {"rid": rid, "epoch": epoch, **params}
-    for neurons in records.neurons:
-        for start in range(0, neurons.unit.size, batch_size):
-            part = slice(start, start + batch_size)
+    for neurons, incoming in zip(records.neurons, incoming_links(records), strict=True):
+        link_counts = [0 if links is None else links[1].size for links in incoming]
+        for part in _slices(link_counts, batch_size):
             yield "write/neuron_states", {
                 "rid": rid,
                 "epoch": epoch,
@@ -118,9 +120,58 @@ def epoch_statements(records: EpochRecords, batch_size: int) -> Iterator[Stateme
                 "s_out": neurons.s_out[part].tolist(),
                 "s": neurons.s[part].tolist(),
                 "bias": [None if np.isnan(b) else b for b in neurons.bias[part].tolist()],
+                "w_in": [None if links is None else links[1].tolist() for links in incoming[part]],
             }
     yield "write/layer_states", {"rid": rid, "epoch": epoch, "states": records.layer_states}
     yield "write/epoch_complete", {"rid": rid, "epoch": epoch, "links": records.link_count}
+
+
+InLinks = tuple[np.ndarray, np.ndarray] | None  # (source units, weights) of one neuron's stored links
+
+
+def incoming_links(records: EpochRecords) -> list[list[InLinks]]:
+    """Per node layer and stored neuron, the source units and weights of its stored incoming links.
+
+    None for neurons without any (the input layer; a Conv2d unit none of whose sources is stored).
+
+    Example:
+        >>> from cntgraph.records import EpochRecords, NeuronBlock
+        >>> units = [NeuronBlock(layer, np.array([0, 1]), *np.zeros((4, 2))) for layer in (0, 1)]
+        >>> block = LinkBlock(1, np.array([1]), np.array([1]), np.array([0.5]))
+        >>> incoming = incoming_links(EpochRecords("run", 7, 0, {}, {}, [], units, [block], []))
+        >>> incoming[0], incoming[1][0], [a.tolist() for a in incoming[1][1]]
+        ([None, None], None, [[1], [0.5]])
+    """
+    by_layer = {block.layer: block for block in records.links}
+    result: list[list[InLinks]] = []
+    for neurons in records.neurons:
+        block = by_layer.get(neurons.layer)
+        if block is None:
+            result.append([None] * neurons.unit.size)
+            continue
+        order = np.argsort(block.dst, kind="stable")  # layer_links gives dst-major order already
+        dst, src, w = block.dst[order], block.src[order], block.w[order]
+        bounds = np.searchsorted(dst, np.stack([neurons.unit, neurons.unit + 1]))
+        result.append([(src[a:b], w[a:b]) if b > a else None for a, b in bounds.T])
+    return result
+
+
+def _slices(link_counts: list[int], batch_size: int) -> Iterator[slice]:
+    """Consecutive slices of neurons holding at most ``batch_size`` links (and units) each, at least one neuron.
+
+    Example:
+        >>> [(s.start, s.stop) for s in _slices([3, 3, 0, 5], batch_size=4)]
+        [(0, 1), (1, 3), (3, 4)]
+    """
+    start, rows = 0, 0
+    for index, count in enumerate(link_counts):
+        size = max(count, 1)
+        if index > start and rows + size > batch_size:
+            yield slice(start, index)
+            start, rows = index, 0
+        rows += size
+    if start < len(link_counts):
+        yield slice(start, len(link_counts))
 
 
 def transactions(statements: Iterable[Statement], batch_size: int) -> Iterator[list[Statement]]:
@@ -130,8 +181,8 @@ def transactions(statements: Iterable[Statement], batch_size: int) -> Iterator[l
     states and completion marker share the last. Fewer commits: each costs a log flush.
 
     Example:
-        >>> statements = [("write/links", {"lid": [1] * 3}), ("write/links", {"lid": [2] * 3}), ("write/epoch_complete", {})]
-        >>> [[len(s[1].get("lid", [0])) for s in group] for group in transactions(statements, batch_size=4)]
+        >>> statements = [("write/neuron_states", {"unit": [1], "w_in": [[0.5] * 3]}), ("write/neuron_states", {"unit": [2], "w_in": [[0.5] * 3]}), ("write/epoch_complete", {})]
+        >>> [[_rows_of(s[1]) for s in group] for group in transactions(statements, batch_size=4)]
         [[3], [3, 1]]
     """
     group: list[Statement] = []
@@ -148,11 +199,16 @@ def transactions(statements: Iterable[Statement], batch_size: int) -> Iterator[l
 
 
 def _rows_of(params: dict[str, Any]) -> int:
-    """How many rows a write statement creates: the length of its per-row list, else 1."""
-    for key in ("lid", "unit", "states"):
+    """How many rows a write statement holds: its link weights, else the length of its per-row list, else 1."""
+    for key in ("unit", "states"):
         if key in params:
-            return max(1, len(params[key]))
+            return max(1, _links_of(params), len(params[key]))
     return 1
+
+
+def _links_of(params: dict[str, Any]) -> int:
+    """The link weights in ``write/neuron_states`` parameters (0 for other statements)."""
+    return sum(len(w) for w in params.get("w_in", ()) if w is not None)
 
 
 def spool_folder() -> Path:
@@ -188,32 +244,3 @@ def replay(graph: Graph, folder: Path | None = None, *, progress: bool = True) -
     for path in tqdm(paths, desc="Replaying spooled epochs", unit=" epochs", disable=not progress or not paths):
         done.append(replay_file(writer, path))
     return done
-
-
-def link_batches(block: LinkBlock, batch_size: int) -> Iterator[dict[str, object]]:
-    """The columnar parameters of ``write/links`` for successive slices of ``block``.
-
-    Each batch names the distinct source and target units it touches once, and every link by its
-    positions in those lists.
-
-    Example:
-        >>> block = LinkBlock(1, np.array([0, 2, 0]), np.array([5, 5, 7]), np.array([0.1, 0.2, 0.3]))
-        >>> batch = next(link_batches(block, 10))
-        >>> batch["src_units"], batch["src_at"], batch["dst_units"], batch["dst_at"]
-        ([0, 2], [0, 1, 0], [5, 7], [0, 0, 1])
-    """
-    lid = block.lid
-    for start in range(0, block.w.size, batch_size):
-        part = slice(start, start + batch_size)
-        src_units, src_at = np.unique(block.src[part], return_inverse=True)
-        dst_units, dst_at = np.unique(block.dst[part], return_inverse=True)
-        yield {
-            "src_layer": block.layer - 1,
-            "dst_layer": block.layer,
-            "src_units": src_units.tolist(),
-            "dst_units": dst_units.tolist(),
-            "src_at": src_at.tolist(),
-            "dst_at": dst_at.tolist(),
-            "lid": lid[part].tolist(),
-            "w": block.w[part].tolist(),
-        }

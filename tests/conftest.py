@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 import cntgraph
@@ -91,7 +92,7 @@ def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neo4jUnde
         elif _docker_answers():
             from testcontainers.community.neo4j import Neo4jContainer
 
-            with Neo4jContainer(NEO4J_IMAGE) as container:
+            with Neo4jContainer(NEO4J_IMAGE).with_env("NEO4J_PLUGINS", '["apoc"]') as container:  # browser/epoch_graph
                 logs = lambda: b"".join(container.get_logs()).decode(errors="replace")[-6000:]  # noqa: E731
                 yield Neo4jUnderTest(
                     container.get_connection_url(), (container.username, container.password), "testcontainers", logs
@@ -123,8 +124,24 @@ def delete_run(graph: Graph, name: str) -> None:
     found = graph.query("read/run", name=name)
     if not found.empty:
         rid = int(found["rid"][0])
-        graph.run_autocommit("write/delete_run_links", rid=rid)
         graph.run_autocommit("write/delete_run_nodes", rid=rid)
+
+
+# The stored links, read straight from the NeuronState.w_in arrays (not through cypher/query/).
+_STORED_LINKS = """
+MATCH (run:Run {name: $run})
+MATCH (b:Neuron {rid: run.rid})-[:HAS_STATE]->(s:NeuronState)
+WHERE s.w_in IS NOT NULL
+UNWIND range(0, size(s.w_in) - 1) AS i
+RETURN s.epoch AS epoch, b.layer - 1 AS src_layer, b.in_units[i] AS src, b.layer AS dst_layer, b.unit AS dst,
+       s.w_in[i] AS w
+ORDER BY epoch, dst_layer, dst, src
+"""
+
+
+def stored_links(graph: Graph, run: str) -> pd.DataFrame:
+    """Every stored link-epoch of ``run``: ``epoch``, ``src_layer``, ``src``, ``dst_layer``, ``dst``, ``w``."""
+    return graph.cypher(_STORED_LINKS, run=run)
 
 
 @pytest.fixture

@@ -153,7 +153,8 @@ def test_cli_aggregate_and_verify(graph: Graph, run_name: str, cli_env: None, ca
     assert main(["verify", run_name]) == 0
     assert "stores every unit; all agree within rtol 1e-09" in capsys.readouterr().out
     graph.driver.execute_query(
-        "MATCH (:Neuron {run: $run, layer: 1})-[w:LINK {epoch: 0}]->() WITH w LIMIT 1 SET w.w = w.w + 0.001", run=run_name
+        "MATCH (:Neuron {run: $run, layer: 2})-[:HAS_STATE]->(s:NeuronState {epoch: 0}) WITH s LIMIT 1 "
+        "SET s.w_in = [s.w_in[0] + 0.001] + s.w_in[1..]", run=run_name
     )
     assert main(["verify", run_name]) == 1
     assert "pairs differ by more than rtol 1e-09" in capsys.readouterr().out

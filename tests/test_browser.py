@@ -59,11 +59,13 @@ AWKWARD = st.text(
 )
 
 LABELS = {
-    "Run": {"name", "rid"}, "Layer": {"rid", "index", "name", "size", "sampled"}, "Neuron": {"rid", "layer", "unit", "run"},
-    "Epoch": {"rid", "epoch", "run", "complete"}, "NeuronState": {"rid", "layer", "unit", "epoch", "s_in", "s_out", "s", "bias"},
+    "Run": {"name", "rid"}, "Layer": {"rid", "index", "name", "size", "sampled"},
+    "Neuron": {"rid", "layer", "unit", "run", "in_units"}, "Epoch": {"rid", "epoch", "run", "complete"},
+    "NeuronState": {"rid", "layer", "unit", "epoch", "s_in", "s_out", "s", "bias", "w_in"},
     "LayerState": {"rid", "layer", "epoch", "fluctuation"},
 }
-TYPES = {"HAS_LAYER": set(), "HAS_NEURON": set(), "HAS_EPOCH": set(), "HAS_STATE": set(), "LINK": {"rid", "lid", "epoch", "w"}}
+# LINK: the virtual relationships browser/epoch_graph makes from NeuronState.w_in
+TYPES = {"HAS_LAYER": set(), "HAS_NEURON": set(), "HAS_EPOCH": set(), "HAS_STATE": set(), "LINK": {"epoch", "w"}}
 
 
 def browser_split(value: str) -> list[str]:

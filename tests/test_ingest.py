@@ -16,7 +16,7 @@ from cntgraph.graph import Graph
 from cntgraph.ingest import epoch_numbers, ingest, load_factory
 from cntgraph.recorder import Recorder
 from cntgraph.sampling import Uniform
-from tests.conftest import delete_run
+from tests.conftest import delete_run, stored_links
 
 INPUT = (20,)
 
@@ -32,10 +32,7 @@ def stored(graph: Graph, run: str) -> dict[str, pd.DataFrame]:
         "neurons": graph.cypher(
             "MATCH (n:Neuron {rid: $rid}) RETURN n.layer AS layer, n.unit AS unit ORDER BY layer, unit", rid=rid
         ),
-        "links": graph.cypher(
-            "MATCH ()-[w:LINK {rid: $rid}]->() RETURN w.epoch AS epoch, w.lid AS lid, w.w AS w ORDER BY epoch, lid",
-            rid=rid,
-        ),
+        "links": stored_links(graph, run),
         "states": graph.cypher(
             "MATCH (s:NeuronState {rid: $rid}) RETURN s.epoch AS epoch, s.layer AS layer, s.unit AS unit, s.s AS s "
             "ORDER BY epoch, layer, unit",

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from cntgraph.graph import Graph
 from cntgraph.integrations.props import epoch_props
 from cntgraph.sampling import Uniform
-from tests.conftest import require
+from tests.conftest import require, stored_links
 
 INPUT = (20,)
 
@@ -184,12 +184,7 @@ def test_trainer_records_each_epoch_with_its_end_of_epoch_logs(graph: Graph, run
             assert stored[key] == next(e[key] for e in logged if e.get("epoch") == hf_epoch and key in e)
         assert stored["train_epoch"] == hf_epoch
     assert epochs[0]["train_runtime"] is None and epochs[1]["train_runtime"] > 0  # the summary goes to the last
-    rid = int(graph.query("read/run", name=run_name)["rid"][0])
-    link = graph.cypher(
-        "MATCH (a:Neuron {rid: $rid, layer: 1})-[w:LINK {epoch: 1}]->(b) "
-        "RETURN a.unit AS src, b.unit AS dst, w.w AS w LIMIT 1",
-        rid=rid,
-    )
-    weight = model.net[2].weight.detach().double()[int(link["dst"][0]), int(link["src"][0])]
-    assert link["w"][0] == float(weight)  # the weights at the end of training
+    link = stored_links(graph, run_name).query("epoch == 1 and src_layer == 1").iloc[0]
+    weight = model.net[2].weight.detach().double()[int(link["dst"]), int(link["src"])]
+    assert link["w"] == float(weight)  # the weights at the end of training
     assert callback.recorder is None

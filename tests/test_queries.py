@@ -18,7 +18,6 @@ from cntgraph.errors import QueryError
 from cntgraph.graph import Graph
 from cntgraph.queries import jeffreys
 from cntgraph.recorder import Recorder
-from cntgraph.records import link_id
 from cntgraph.sampling import Full, Sampler
 from tests.conftest import Neo4jUnderTest, delete_run
 
@@ -145,11 +144,13 @@ def test_fluctuation(graph: Graph, hand: str) -> None:
 @pytest.mark.parametrize(
     ("name", "params", "operator", "index"),
     [
-        ("query/link_history", {"lid": int(link_id(1, 0, 0))}, "RelationshipIndexSeek", "LINK(rid, epoch, lid)"),
+        ("query/link_history", {"dst_layer": 1, "src_unit": 0, "dst_unit": 0}, "NodeUniqueIndexSeek", "NeuronState(rid, layer, unit, epoch)"),
         ("query/neuron_history", {"layer": 1, "unit": 0}, "NodeUniqueIndexSeek", "NeuronState(rid, layer, unit, epoch)"),
-        ("query/strongest_links", {"epoch": 0, "k": 1}, "RelationshipIndexSeek", "LINK(rid, epoch, lid)"),
+        ("query/strongest_links", {"epoch": 0, "k": 1}, "NodeIndexSeek", "NeuronState(rid, epoch)"),
+        ("query/epoch_links", {"epoch": 0}, "NodeIndexSeek", "NeuronState(rid, epoch)"),
+        ("query/path_step", {"epoch": 0, "layer": 0, "scores": [1.0]}, "NodeIndexSeek", "NeuronState(rid, epoch)"),
         ("query/top_movers", {"layer": 1, "k": 1, "start": 0, "end": 1}, "NodeIndexSeek", "NeuronState(rid, epoch)"),
-        ("aggregate/epoch", {"epoch": 0}, "RelationshipIndexSeek", "LINK(rid, epoch, lid)"),
+        ("aggregate/epoch", {"epoch": 0}, "NodeIndexSeek", "NeuronState(rid, epoch)"),
     ],
 )
 def test_queries_seek_their_indexes(graph: Graph, hand: str, name: str, params: dict, operator: str, index: str) -> None:

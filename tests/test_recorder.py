@@ -21,6 +21,7 @@ from cntgraph.sampling import Full
 from cntgraph.snapshot import take_snapshot
 from cntgraph.topology import trace
 from cntgraph.writer import replay
+from tests.conftest import stored_links
 
 pytestmark = pytest.mark.neo4j
 
@@ -59,16 +60,9 @@ def test_link_history_equals_the_models_weights(graph: Graph, run_name: str) -> 
     model = mlp()
     seen = record(graph, run_name, model, range(4), sample=Uniform(5, seed=3))
     # take a stored link of the second weighted layer (node layer 1 -> 2)
-    link = graph.cypher(
-        "MATCH (a:Neuron {rid: $rid, layer: 1})-[w:LINK {epoch: 0}]->(b) RETURN a.unit AS src, b.unit AS dst LIMIT 1",
-        rid=rid_of(graph, run_name),
-    )
-    src, dst = int(link["src"][0]), int(link["dst"][0])
-    history = graph.cypher(
-        "MATCH (a:Neuron {rid: $rid, layer: 1, unit: $src})-[w:LINK]->(b:Neuron {layer: 2, unit: $dst}) "
-        "RETURN w.epoch AS epoch, w.w AS w ORDER BY epoch",
-        rid=rid_of(graph, run_name), src=src, dst=dst,
-    )
+    links = stored_links(graph, run_name).query("src_layer == 1")
+    src, dst = int(links["src"].iloc[0]), int(links["dst"].iloc[0])
+    history = links.query("src == @src and dst == @dst")
     assert history["epoch"].tolist() == [0, 1, 2, 3]
     expected = [seen[epoch][2][dst, src] for epoch in range(4)]  # model[2] is the second Linear
     np.testing.assert_array_equal(history["w"].to_numpy(), expected)
@@ -80,10 +74,8 @@ def test_every_stored_link_and_count_matches_the_sample(graph: Graph, run_name: 
     rid = rid_of(graph, run_name)
     layers = graph.cypher("MATCH (l:Layer {rid: $rid}) RETURN l.index AS i, l.sampled AS n ORDER BY i", rid=rid)
     assert layers["n"].tolist() == [12, 4, 4, 3]  # input full; 4 of 10 and 4 of 6; 3 units < k
-    links = graph.cypher(
-        "MATCH ()-[w:LINK {rid: $rid}]->() RETURN w.epoch AS epoch, count(w) AS n ORDER BY epoch", rid=rid
-    )
-    assert links["n"].tolist() == [12 * 4 + 4 * 4 + 4 * 3] * 2
+    links = stored_links(graph, run_name).groupby("epoch").size()
+    assert links.tolist() == [12 * 4 + 4 * 4 + 4 * 3] * 2
     epochs = graph.query("read/run", name=run_name)
     assert int(epochs["epochs"][0]) == 2 and int(epochs["last_epoch"][0]) == 1
 
@@ -97,15 +89,14 @@ def test_recapture_replaces_and_never_duplicates(graph: Graph, run_name: str) ->
     rid = rid_of(graph, run_name)
     counts = graph.cypher(
         "MATCH (e:Epoch {rid: $rid}) "
-        "CALL (e) { MATCH ()-[w:LINK {rid: $rid, epoch: e.epoch}]->() RETURN count(w) AS links } "
         "CALL (e) { MATCH (s:NeuronState {rid: $rid, epoch: e.epoch}) RETURN count(s) AS states } "
-        "RETURN e.epoch AS epoch, e.loss AS loss, links, states",
+        "RETURN e.epoch AS epoch, e.loss AS loss, e.links AS links, states",
         rid=rid,
     )
     assert counts.to_dict("records") == [{"epoch": 0, "loss": 1.5, "links": 5 * 5 + 5 * 5 + 5 * 3, "states": 5 + 5 + 5 + 3}]
-    w = graph.cypher(
-        "MATCH (a:Neuron {rid: $rid, layer: 0})-[w:LINK]->(b) RETURN a.unit AS src, b.unit AS dst, w.w AS w", rid=rid
-    )
+    links = stored_links(graph, run_name)
+    assert len(links) == 5 * 5 + 5 * 5 + 5 * 3 and set(links["epoch"]) == {0}
+    w = links.query("src_layer == 0")
     current = model[0].weight.detach().double().numpy()
     np.testing.assert_array_equal(w["w"].to_numpy(), current[w["dst"].to_numpy(), w["src"].to_numpy()])
 
@@ -144,11 +135,7 @@ def test_conv_links_between_sampled_units(graph: Graph, run_name: str) -> None:
     snapshot = take_snapshot(model, topology)
     samples = new_layout(run_name, rid, snapshot, Uniform(8, seed=0)).samples
     src, dst, w = layer_links(snapshot, 1, samples[0], samples[1])
-    stored = graph.cypher(
-        "MATCH (a:Neuron {rid: $rid, layer: 0})-[l:LINK]->(b) RETURN a.unit AS src, b.unit AS dst, l.w AS w "
-        "ORDER BY dst, src",
-        rid=rid,
-    )
+    stored = stored_links(graph, run_name).query("src_layer == 0")
     assert 0 < len(stored) < 8 * 8  # links into padding and across far pixels do not exist
     np.testing.assert_array_equal(stored["src"], src)
     np.testing.assert_array_equal(stored["dst"], dst)
@@ -201,9 +188,10 @@ def test_a_spooled_epoch_replays_exactly_once(graph: Graph, run_name: str, tmp_p
     assert replay(graph, tmp_path, progress=False) == []
     save(records, tmp_path)  # a crash after the write but before the file was removed
     assert replay(graph, tmp_path, progress=False) == [(run_name, 7)]
-    links = graph.cypher("MATCH ()-[w:LINK {rid: 4242, epoch: 7}]->() RETURN count(w) AS n")["n"][0]
+    links = stored_links(graph, run_name)
     states = graph.cypher("MATCH (s:NeuronState {rid: 4242, epoch: 7}) RETURN count(s) AS n")["n"][0]
-    assert (links, states) == (records.link_count, sum(b.unit.size for b in records.neurons))
+    assert (len(links), states) == (records.link_count, sum(b.unit.size for b in records.neurons))
+    assert set(links["epoch"]) == {7}
 
 
 def test_spool_files_round_trip_and_damage_is_named(tmp_path: Path) -> None:
@@ -212,7 +200,8 @@ def test_spool_files_round_trip_and_damage_is_named(tmp_path: Path) -> None:
     assert (loaded.run, loaded.rid, loaded.epoch, loaded.epoch_props) == ("spool-check", 4242, 3, {"loss": 0.5})
     for original, again in zip(records.links, loaded.links, strict=True):
         np.testing.assert_array_equal(original.w, again.w)
-        np.testing.assert_array_equal(original.lid, again.lid)
+        np.testing.assert_array_equal(original.src, again.src)
+        np.testing.assert_array_equal(original.dst, again.dst)
     damaged = tmp_path / "damaged.npz"
     damaged.write_bytes(b"not a spool file")
     with pytest.raises(SpoolError, match="damaged.npz is damaged"):
@@ -245,18 +234,11 @@ def test_an_outage_spools_and_nothing_is_lost(own_server, tmp_path: Path) -> Non
     own_server.start(bolt_port=state.bolt_port, http_port=state.http_port, progress=False)
     with connect(state.bolt_uri, auth) as graph:
         assert replay(graph, tmp_path, progress=False) == [(run, 1), (run, 2)]
-        epochs = graph.cypher(
-            "MATCH (e:Epoch {run: $run}) WHERE e.complete "
-            "CALL (e) { MATCH ()-[w:LINK {rid: e.rid, epoch: e.epoch}]->() RETURN count(w) AS links } "
-            "RETURN e.epoch AS epoch, links ORDER BY epoch",
-            run=run,
-        )
-        stored_w = graph.cypher(
-            "MATCH (a:Neuron {run: $run, layer: 2})-[w:LINK {epoch: 2}]->(b) RETURN a.unit AS src, b.unit AS dst, w.w AS w",
-            run=run,
-        )
+        epochs = graph.cypher("MATCH (e:Epoch {run: $run}) WHERE e.complete RETURN e.epoch AS epoch ORDER BY epoch", run=run)
+        links = stored_links(graph, run)
     assert epochs["epoch"].tolist() == [0, 1, 2]
-    assert epochs["links"].tolist() == [5 * 5 + 5 * 5 + 5 * 3] * 3
+    assert links.groupby("epoch").size().tolist() == [5 * 5 + 5 * 5 + 5 * 3] * 3
+    stored_w = links.query("epoch == 2 and src_layer == 2")
     final = model[4].weight.detach().double().numpy()
     np.testing.assert_array_equal(stored_w["w"], final[stored_w["dst"], stored_w["src"]])
     assert list(tmp_path.glob("*.npz")) == []

@@ -24,6 +24,7 @@ from cntgraph.recorder import Recorder
 from cntgraph.sampling import Full, Uniform
 from cntgraph.server import ManagedServer
 from cntgraph.writer import replay
+from tests.conftest import stored_links
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.heavy]
 
@@ -37,10 +38,10 @@ def wide_mlp(seed: int = 0) -> nn.Module:
 
 
 def complete_epochs(graph: Graph, run: str) -> dict[int, int]:
-    """epoch -> number of LINK relationships stored, for every complete epoch of ``run``."""
+    """epoch -> number of link weights stored (sizes of the w_in arrays), for every complete epoch of ``run``."""
     frame = graph.cypher(
         "MATCH (e:Epoch {run: $run}) WHERE e.complete "
-        "CALL (e) { MATCH ()-[w:LINK {rid: e.rid, epoch: e.epoch}]->() RETURN count(w) AS links } "
+        "CALL (e) { MATCH (s:NeuronState {rid: e.rid, epoch: e.epoch}) RETURN sum(coalesce(size(s.w_in), 0)) AS links } "
         "RETURN e.epoch AS epoch, links ORDER BY epoch",
         run=run,
     )
@@ -48,7 +49,7 @@ def complete_epochs(graph: Graph, run: str) -> dict[int, int]:
 
 
 def links_in_store(graph: Graph, run: str) -> int:
-    return int(graph.cypher("MATCH (r:Run {name: $run}) MATCH ()-[w:LINK {rid: r.rid}]->() WHERE w.epoch IS NOT NULL RETURN count(w) AS n", run=run)["n"][0])
+    return len(stored_links(graph, run))
 
 
 def test_kill_9_mid_write_then_replay_leaves_no_partial_and_no_duplicate(own_server: ManagedServer, tmp_path: Path) -> None:
@@ -58,7 +59,10 @@ def test_kill_9_mid_write_then_replay_leaves_no_partial_and_no_duplicate(own_ser
     model, run = wide_mlp(), "killed"
     per_epoch = 256 * 512 + 512 * 384 + 384 * 10
     graph = connect(state.bolt_uri, auth)
-    recorder = Recorder(model, run, WIDE, graph=graph, sample=Full(), spool_dir=tmp_path, retry_after=600, progress=False)
+    # small transactions, so that writing an epoch takes long enough to be killed half-way
+    recorder = Recorder(
+        model, run, WIDE, graph=graph, sample=Full(), spool_dir=tmp_path, retry_after=600, batch_size=1_000, progress=False
+    )
     recorder.capture(0)
     recorder.flush()
     recorder.capture(1)
@@ -84,7 +88,8 @@ def _wait_for_links(graph: Graph, run: str, epoch: int, timeout: float = 60.0) -
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = graph.cypher(
-            "MATCH (r:Run {name: $run}) MATCH ()-[w:LINK {rid: r.rid, epoch: $epoch}]->() RETURN count(w) AS n",
+            "MATCH (r:Run {name: $run}) MATCH (s:NeuronState {rid: r.rid, epoch: $epoch}) WHERE s.w_in IS NOT NULL "
+            "RETURN count(s) AS n",
             run=run, epoch=epoch,
         )
         if int(found["n"][0]) > 0:
@@ -124,10 +129,8 @@ def test_training_goes_on_while_the_server_is_down(own_server: ManagedServer, tm
     assert max(capture_seconds[1:]) < 2.0  # after the first (which connects), training never waited
     with connect(state.bolt_uri, auth) as graph:
         assert complete_epochs(graph, "downtime") == {epoch: per_epoch for epoch in range(12)}
-        last = graph.cypher(
-            "MATCH (a:Neuron {run: 'downtime', layer: 0, unit: 0})-[w:LINK {epoch: 11}]->(b:Neuron {unit: 0}) RETURN w.w AS w"
-        )
-    assert last["w"][0] == model[0].weight[0, 0].item()
+        last = stored_links(graph, "downtime").query("epoch == 11 and src_layer == 0 and src == 0 and dst == 0")
+    assert last["w"].tolist() == [model[0].weight[0, 0].item()]
 
 
 def _record_one_run(uri: str, user: str, password: str, run: str, seed: int) -> None:
@@ -189,9 +192,7 @@ def test_stored_weights_survive_a_kill_exactly(own_server: ManagedServer) -> Non
     time.sleep(0.5)
     own_server.start(bolt_port=state.bolt_port, http_port=state.http_port, progress=False)
     with connect(state.bolt_uri, auth) as graph:
-        stored = graph.cypher(
-            "MATCH (a:Neuron {run: 'durable', layer: 1})-[w:LINK {epoch: 0}]->(b) RETURN a.unit AS src, b.unit AS dst, w.w AS w"
-        )
+        stored = stored_links(graph, "durable").query("epoch == 0 and src_layer == 1")
     weight = model[2].weight.detach().double().numpy()
     assert len(stored) == 32 * 32
     np.testing.assert_array_equal(stored["w"], weight[stored["dst"], stored["src"]])

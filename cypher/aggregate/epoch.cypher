@@ -1,4 +1,5 @@
-// In-database aggregation of one complete epoch of a run, from its stored links and biases:
+// In-database aggregation of one complete epoch of a run, from its stored link weights (the
+// NeuronState.w_in arrays) and biases:
 // node strength of every stored neuron, written as NeuronState.db_s_in, db_s_out and db_s, and
 // the fluctuation of every node layer (population std of db_s over its stored neurons), written
 // as LayerState.db_fluctuation. A sum over the stored units of a neighbouring layer is scaled by
@@ -15,17 +16,17 @@ ORDER BY each.index
 WITH rid, collect(toFloat(each.size) / each.sampled) AS scale, collect(each) AS layers
 CALL (rid) {
   CALL (rid) {
-    MATCH ()-[w:LINK]->(b:Neuron)
-    USING INDEX SEEK w:LINK(rid, epoch, lid)
-    WHERE w.rid = rid AND w.epoch = $epoch AND w.lid IS NOT NULL
-    WITH b, sum(w.w) AS total
-    RETURN b.layer AS layer, b.unit AS unit, total AS into, 0.0 AS out_of
+    MATCH (s:NeuronState)
+    USING INDEX SEEK s:NeuronState(rid, epoch)
+    WHERE s.rid = rid AND s.epoch = $epoch AND s.w_in IS NOT NULL
+    RETURN s.layer AS layer, s.unit AS unit, reduce(total = 0.0, w IN s.w_in | total + w) AS into, 0.0 AS out_of
     UNION ALL
-    MATCH (a:Neuron)-[w:LINK]->()
-    USING INDEX SEEK w:LINK(rid, epoch, lid)
-    WHERE w.rid = rid AND w.epoch = $epoch AND w.lid IS NOT NULL
-    WITH a, sum(w.w) AS total
-    RETURN a.layer AS layer, a.unit AS unit, 0.0 AS into, total AS out_of
+    MATCH (b:Neuron)-[:HAS_STATE]->(s:NeuronState)
+    USING INDEX SEEK s:NeuronState(rid, epoch)
+    WHERE s.rid = rid AND s.epoch = $epoch AND s.w_in IS NOT NULL
+    UNWIND range(0, size(s.w_in) - 1) AS i
+    WITH s.layer - 1 AS layer, b.in_units[i] AS unit, sum(s.w_in[i]) AS total
+    RETURN layer, unit, 0.0 AS into, total AS out_of
     UNION ALL
     MATCH (s:NeuronState)
     USING INDEX SEEK s:NeuronState(rid, epoch)

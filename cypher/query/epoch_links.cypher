@@ -1,11 +1,13 @@
-// Every stored link of one complete epoch of a run, with its weight.
+// Every stored link of one complete epoch of a run, with its weight: the epoch's NeuronStates (a
+// seek of the (rid, epoch) index) unrolled, w_in[i] being the link from their Neuron's in_units[i].
 // Parameters: $run - run name; $epoch - epoch.
 // Example: graph.to_networkx("mlp-1", epoch=19), or:
 //   cntgraph query query/epoch_links --param run=mlp-1 --param epoch=19 --format csv
 MATCH (run:Run {name: $run})-[:HAS_EPOCH]->(:Epoch {epoch: $epoch, complete: true})
 WITH run.rid AS rid
-MATCH (a:Neuron)-[w:LINK]->(b:Neuron)
-USING INDEX SEEK w:LINK(rid, epoch, lid)
-WHERE w.rid = rid AND w.epoch = $epoch AND w.lid IS NOT NULL
-RETURN a.layer AS src_layer, a.unit AS src_unit, b.layer AS dst_layer, b.unit AS dst_unit, w.w AS w
+MATCH (b:Neuron)-[:HAS_STATE]->(s:NeuronState)
+USING INDEX SEEK s:NeuronState(rid, epoch)
+WHERE s.rid = rid AND s.epoch = $epoch AND s.w_in IS NOT NULL
+UNWIND range(0, size(s.w_in) - 1) AS i
+RETURN s.layer - 1 AS src_layer, b.in_units[i] AS src_unit, s.layer AS dst_layer, s.unit AS dst_unit, s.w_in[i] AS w
 ORDER BY src_layer, src_unit, dst_unit

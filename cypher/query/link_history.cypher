@@ -1,11 +1,18 @@
-// The weight of one stored link at every complete epoch: one seek of the (rid, epoch, lid) index per epoch.
-// Parameters: $run - run name; $lid - link id, records.link_id(dst_layer, src_unit, dst_unit).
+// The weight of one stored link at every complete epoch: the link from unit $src_unit of node layer
+// $dst_layer - 1 into unit $dst_unit of node layer $dst_layer. The destination's Neuron (one unique
+// seek) says where the source sits in its `in_units`; its NeuronStates (one seek of the
+// (rid, layer, unit, epoch) index) hold the weight at that position of `w_in`.
+// Parameters: $run - run name; $dst_layer - node layer of the destination; $src_unit, $dst_unit - flat units.
 // Example: graph.link_history("mlp-1", src=(0, 3), dst=(1, 5)), or:
-//   cntgraph query query/link_history --param run=mlp-1 --param lid=281475027042309
-MATCH (run:Run {name: $run})-[:HAS_EPOCH]->(e:Epoch {complete: true})
-WITH run.rid AS rid, e.epoch AS epoch
-MATCH ()-[w:LINK]->()
-USING INDEX SEEK w:LINK(rid, epoch, lid)
-WHERE w.rid = rid AND w.epoch = epoch AND w.lid = $lid
-RETURN w.epoch AS epoch, w.w AS w
+//   cntgraph query query/link_history --param run=mlp-1 --param dst_layer=1 --param src_unit=3 --param dst_unit=5
+MATCH (run:Run {name: $run})
+MATCH (b:Neuron {rid: run.rid, layer: $dst_layer, unit: $dst_unit})
+WITH run.rid AS rid, [i IN range(0, coalesce(size(b.in_units), 0) - 1) WHERE b.in_units[i] = $src_unit] AS at
+WHERE size(at) = 1
+MATCH (s:NeuronState)
+USING INDEX SEEK s:NeuronState(rid, layer, unit, epoch)
+WHERE s.rid = rid AND s.layer = $dst_layer AND s.unit = $dst_unit AND s.epoch IS NOT NULL
+MATCH (e:Epoch {rid: rid, epoch: s.epoch})
+WHERE e.complete
+RETURN s.epoch AS epoch, s.w_in[at[0]] AS w
 ORDER BY epoch

@@ -1,13 +1,15 @@
-// The k stored links of largest |w| at one complete epoch of a run (ties by link id).
+// The k stored links of largest |w| at one complete epoch of a run (ties by destination layer,
+// source unit, destination unit): the epoch's w_in arrays unrolled, as in query/epoch_links.
 // Parameters: $run - run name; $epoch - epoch; $k - how many.
 // Example: graph.strongest_links("mlp-1", epoch=19, k=10), or:
 //   cntgraph query query/strongest_links --param run=mlp-1 --param epoch=19 --param k=10
 MATCH (run:Run {name: $run})-[:HAS_EPOCH]->(:Epoch {epoch: $epoch, complete: true})
 WITH run.rid AS rid
-MATCH (a:Neuron)-[w:LINK]->(b:Neuron)
-USING INDEX SEEK w:LINK(rid, epoch, lid)
-WHERE w.rid = rid AND w.epoch = $epoch AND w.lid IS NOT NULL
-WITH a, b, w
-ORDER BY abs(w.w) DESC, w.lid
+MATCH (b:Neuron)-[:HAS_STATE]->(s:NeuronState)
+USING INDEX SEEK s:NeuronState(rid, epoch)
+WHERE s.rid = rid AND s.epoch = $epoch AND s.w_in IS NOT NULL
+UNWIND range(0, size(s.w_in) - 1) AS i
+WITH s.layer AS dst_layer, b.in_units[i] AS src_unit, s.unit AS dst_unit, s.w_in[i] AS w
+ORDER BY abs(w) DESC, dst_layer, src_unit, dst_unit
 LIMIT $k
-RETURN a.layer AS src_layer, a.unit AS src_unit, b.layer AS dst_layer, b.unit AS dst_unit, w.w AS w
+RETURN dst_layer - 1 AS src_layer, src_unit, dst_layer, dst_unit, w
