@@ -163,7 +163,6 @@ def train(
         trial.python_cpu, trial.jvm_cpu, trial.others_cpu = use.python, use.jvm, use.others
         if recorder is not None and graph is not None:  # keep the store the same size for every trial
             rid = recorder._layout.rid  # noqa: SLF001 - bench clean-up
-            graph.run_autocommit("write/delete_run_links", rid=rid)
             graph.run_autocommit("write/delete_run_nodes", rid=rid)
     finally:
         if recorder is not None and recorder._thread is not None:  # noqa: SLF001 - interrupted: stop the thread
@@ -204,7 +203,6 @@ def parts(graph: Graph, jvm: int | None, sample_k: int, repeat: int, quiet: floa
         write_s.append(use.wall)
         write_cpu.append(cpu)
         jvm_cpu.append(use.jvm)
-    graph.run_autocommit("write/delete_run_links", rid=layout.rid)
     graph.run_autocommit("write/delete_run_nodes", rid=layout.rid)
     links = records.link_count
     med = statistics.median
@@ -215,7 +213,7 @@ def parts(graph: Graph, jvm: int | None, sample_k: int, repeat: int, quiet: floa
         f"| `build_records`: metrics, links (background thread) | {med(build_s) * 1e3:.1f} ms |",
         f"| `Writer.write`, wall | {med(write_s):.2f} s ({links / med(write_s):,.0f} links/s) |",
         f"| `Writer.write`, Python CPU (params, driver packing) | {med(write_cpu):.2f} s |",
-        f"| `Writer.write`, Neo4j JVM CPU | {med(jvm_cpu):.2f} s ({med(jvm_cpu) / links * 1e6:.0f} us per link) |",
+        f"| `Writer.write`, Neo4j JVM CPU | {med(jvm_cpu):.2f} s ({med(jvm_cpu) / links * 1e6:.2f} us per link) |",
     ]
 
 

@@ -9,13 +9,13 @@ The records are one epoch of a 784-512-512-10 MLP with ``Full()`` sampling: 1,81
 (a) ``Writer.write`` at several batch sizes: one run per batch size, epochs written round-robin
     across the runs so that each sees the same store growth; epoch 0 includes creating the run
     (Run, Layer and Neuron nodes) and, for the first run, the JVM's JIT warm-up;
-(b) peers on the same links: a naive writer (one auto-commit transaction per link, timed on a few
-    thousand links), the usual ``UNWIND $rows`` of maps with a ``MATCH`` of both endpoints per
-    row, and our columnar ``write/links``;
-(c) the schema before this one, measured interleaved with the current one: a uniqueness constraint
-    on LINK (rid, lid, epoch) plus an index on (rid, epoch), against today's one range index on
-    (rid, epoch, lid);
-(d) bytes on disk per link-epoch, in a fresh server: store growth from N more epochs, measured
+(b) peers on the same links (layer 1: 784 x 512), all writing one epoch of them: a naive writer
+    (one auto-commit transaction per link, a LINK relationship each, timed on a few thousand
+    links), the usual ``UNWIND $rows`` of maps with a ``MATCH`` of both endpoints per row, the
+    layout cntgraph had until 2026-11-21 (a LINK relationship per link and epoch, columnar
+    ``UNWIND``, a range index on (rid, epoch, lid)), and ours (``write/neuron_states``: one
+    NeuronState per neuron and epoch holding its incoming weights as the array ``w_in``);
+(c) bytes on disk per link-epoch, in a fresh server: store growth from N more epochs, measured
     after clean shutdowns (which checkpoint; Community has no ``db.checkpoint()``), split by store file and index, and the transaction log volume written.
 
 CPU seconds of our Neo4j JVM (from /proc) and its garbage-collection time (jstat) are reported
@@ -29,7 +29,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -40,14 +40,13 @@ from common import (
     BenchServer, CpuUse, add_server_arguments, bench_server, fresh_instance, load_average, machine, median,
     quiet_run, started, stop_on_sigterm, tree_bytes,
 )
-from cntgraph import library
 from cntgraph.capture import RunLayout, build_records, new_layout
 from cntgraph.graph import Graph
-from cntgraph.records import EpochRecords
+from cntgraph.records import EpochRecords, LinkBlock
 from cntgraph.sampling import Full
 from cntgraph.snapshot import Snapshot, take_snapshot
 from cntgraph.topology import trace
-from cntgraph.writer import DEFAULT_BATCH, Writer, link_batches
+from cntgraph.writer import DEFAULT_BATCH, Writer, epoch_statements, transactions
 
 WIDTHS = (784, 512, 512, 10)
 
@@ -63,11 +62,25 @@ MATCH (b:Neuron {rid: $rid, layer: $dst_layer, unit: row.dst})
 CREATE (a)-[:LINK {rid: $rid, epoch: $epoch, lid: row.lid, w: row.w}]->(b)
 RETURN count(*) AS links
 """
-ALT_TYPE = "LINK_ALT"
-ALT_SCHEMA = (  # the LINK schema before cntgraph_link_epoch_lid
-    f"CREATE CONSTRAINT bench_alt_key IF NOT EXISTS FOR ()-[w:{ALT_TYPE}]-() REQUIRE (w.rid, w.lid, w.epoch) IS UNIQUE",
-    f"CREATE INDEX bench_alt_epoch IF NOT EXISTS FOR ()-[w:{ALT_TYPE}]-() ON (w.rid, w.epoch)",
-)
+PREVIOUS_LINKS = """
+CALL () {
+  UNWIND range(0, size($src_units) - 1) AS j
+  MATCH (a:Neuron {rid: $rid, layer: $src_layer, unit: $src_units[j]})
+  WITH a ORDER BY j
+  RETURN collect(a) AS sources
+}
+CALL () {
+  UNWIND range(0, size($dst_units) - 1) AS j
+  MATCH (b:Neuron {rid: $rid, layer: $dst_layer, unit: $dst_units[j]})
+  WITH b ORDER BY j
+  RETURN collect(b) AS targets
+}
+UNWIND range(0, size($lid) - 1) AS i
+WITH sources[$src_at[i]] AS a, targets[$dst_at[i]] AS b, i
+CREATE (a)-[:LINK {rid: $rid, epoch: $epoch, lid: $lid[i], w: $w[i]}]->(b)
+RETURN count(*) AS links
+"""
+PREVIOUS_INDEX = "CREATE INDEX bench_link_epoch_lid IF NOT EXISTS FOR ()-[w:LINK]-() ON (w.rid, w.epoch, w.lid)"
 
 
 # -- records ---------------------------------------------------------------------------------
@@ -90,7 +103,6 @@ def records_of(layout: RunLayout, snapshot: Snapshot, epoch: int) -> EpochRecord
 
 
 def delete_run(graph: Graph, layout: RunLayout) -> None:
-    graph.run_autocommit("write/delete_run_links", rid=layout.rid)
     graph.run_autocommit("write/delete_run_nodes", rid=layout.rid)
 
 
@@ -123,17 +135,23 @@ class Measure:
         return use, gc_seconds(self.pid) - gc
 
 
-def columnar_links(graph: Graph, query: str, records: EpochRecords, batch_size: int) -> int:
-    """Write only the links of ``records`` with ``query`` (write/links or a variant of it)."""
-    written = 0
-    for block in records.links:
-        for params in link_batches(block, batch_size):
-            rows, _, _ = graph.driver.execute_query(
-                query, parameters_=dict(rid=records.rid, epoch=records.epoch, **params), routing_="w"
-            )
-            written += rows[0]["links"]
-    assert written == records.link_count, (written, records.link_count)
-    return written
+def link_ids(block: LinkBlock) -> np.ndarray:
+    """The link ids of cntgraph's previous layout: ``dst_layer << 48 | src << 24 | dst``."""
+    return (np.int64(block.layer) << 48) | (block.src << 24) | block.dst
+
+
+def previous_batches(block: LinkBlock, batch_size: int) -> Iterator[dict[str, object]]:
+    """The columnar parameters of the previous layout's link writes, ``batch_size`` links each."""
+    lid = link_ids(block)
+    for start in range(0, block.w.size, batch_size):
+        part = slice(start, start + batch_size)
+        src_units, src_at = np.unique(block.src[part], return_inverse=True)
+        dst_units, dst_at = np.unique(block.dst[part], return_inverse=True)
+        yield {
+            "src_layer": block.layer - 1, "dst_layer": block.layer,
+            "src_units": src_units.tolist(), "dst_units": dst_units.tolist(),
+            "src_at": src_at.tolist(), "dst_at": dst_at.tolist(), "lid": lid[part].tolist(), "w": block.w[part].tolist(),
+        }
 
 
 # -- (a) Writer.write at several batch sizes --------------------------------------------------
@@ -168,7 +186,7 @@ def bench_batch_sizes(bench: BenchServer, snapshot: Snapshot, sizes: list[int], 
         wall = median([u.wall for u in rest])
         rows.append(
             f"| {size:,} | {first.wall:.1f} s = {links / first.wall:,.0f} links/s | {wall:.1f} s = "
-            f"**{links / wall:,.0f} links/s** | {median([u.jvm for u in rest]) / links * 1e6:.0f} us | "
+            f"**{links / wall:,.0f} links/s** | {median([u.jvm for u in rest]) / links * 1e6:.2f} us | "
             f"{median([gc for _, gc in results[size][1:]]):.1f} s | "
             f"{median([u.others / u.wall for u in rest]):.2f} |"
         )
@@ -182,15 +200,18 @@ def bench_batch_sizes(bench: BenchServer, snapshot: Snapshot, sizes: list[int], 
 # -- (b) peers -------------------------------------------------------------------------------
 def bench_peers(bench: BenchServer, snapshot: Snapshot, naive_links: int, repeat: int, quiet: float) -> list[str]:
     measure = Measure(bench, quiet)
+    bench.graph.driver.execute_query(PREVIOUS_INDEX)
+    bench.graph.driver.execute_query("CALL db.awaitIndexes(300)")
     layout = run_layout(snapshot, "bench-writer-peers")
     writer = Writer(bench.graph, progress=False)
     writer.write(records_of(layout, snapshot, 0))  # the run's nodes, and a warm JIT
-    block = records_of(layout, snapshot, 1).links[0]  # 784 x 512 = 401,408 links of layer 1
+    records = records_of(layout, snapshot, 1)
+    block = records.links[0]  # 784 x 512 = 401,408 links of layer 1
     graph, driver, rid = bench.graph, bench.graph.driver, layout.rid
     epoch = iter(range(1000, 10**6))
 
     def naive(e: int) -> None:
-        lid = block.lid
+        lid = link_ids(block)
         for i in range(naive_links):
             driver.execute_query(
                 NAIVE_LINK, routing_="w",
@@ -199,7 +220,7 @@ def bench_peers(bench: BenchServer, snapshot: Snapshot, naive_links: int, repeat
             )
 
     def rows_unwind(e: int) -> None:
-        lid = block.lid
+        lid = link_ids(block)
         for start in range(0, block.w.size, DEFAULT_BATCH):
             part = slice(start, start + DEFAULT_BATCH)
             rows = [
@@ -209,16 +230,23 @@ def bench_peers(bench: BenchServer, snapshot: Snapshot, naive_links: int, repeat
             driver.execute_query(ROW_LINKS, routing_="w",
                                  parameters_=dict(rid=rid, epoch=e, src_layer=0, dst_layer=1, rows=rows))
 
-    query = library.load("write/links")
+    def previous(e: int) -> None:
+        for params in previous_batches(block, DEFAULT_BATCH):
+            driver.execute_query(PREVIOUS_LINKS, routing_="w", parameters_=dict(rid=rid, epoch=e, **params))
 
-    def columnar(e: int) -> None:
-        for params in link_batches(block, DEFAULT_BATCH):
-            driver.execute_query(query, routing_="w", parameters_=dict(rid=rid, epoch=e, **params))
+    def ours(e: int) -> None:
+        layer_1 = [(name, {**params, "epoch": e}) for name, params in epoch_statements(records, DEFAULT_BATCH)
+                   if name == "write/neuron_states" and params["layer"] == 1]
+        for group in transactions(layer_1, DEFAULT_BATCH):
+            graph.run_many(group)
 
     cases = [
-        (f"naive: one transaction per link (`MATCH` both, `CREATE`), {naive_links:,} links", naive, naive_links),
-        (f"`UNWIND $rows` of maps, `MATCH` both endpoints per row, {DEFAULT_BATCH:,} per tx", rows_unwind, block.w.size),
-        (f"columnar `write/links` (ours), {DEFAULT_BATCH:,} per tx", columnar, block.w.size),
+        (f"naive: one transaction per link (`MATCH` both, `CREATE` a LINK), {naive_links:,} links", naive, naive_links),
+        (f"`UNWIND $rows` of maps, `MATCH` both endpoints per row, a LINK each, {DEFAULT_BATCH:,} per tx", rows_unwind, block.w.size),
+        (f"cntgraph until 2026-11-21: columnar, a LINK per link and epoch, index (rid, epoch, lid), {DEFAULT_BATCH:,} per tx",
+         previous, block.w.size),
+        (f"ours: a NeuronState per neuron and epoch with `w_in` (512 arrays of 784), {DEFAULT_BATCH:,} weights per tx",
+         ours, block.w.size),
     ]
     times: dict[str, list[CpuUse]] = {label: [] for label, _, _ in cases}
     for r in range(repeat):
@@ -226,67 +254,23 @@ def bench_peers(bench: BenchServer, snapshot: Snapshot, naive_links: int, repeat
             use, _ = measure(lambda work=work: work(next(epoch)))
             times[label].append(use)
             print(f"  {label}: {n / use.wall:,.0f} links/s  {use.describe()}", flush=True)
+    with driver.session(database=graph.database) as session:  # auto-commit, for IN TRANSACTIONS
+        session.run("MATCH ()-[w:LINK]->() CALL (w) { DELETE w } IN TRANSACTIONS OF 20000 ROWS").consume()
     delete_run(graph, layout)
-    ours = block.w.size / median([u.wall for u in times[cases[-1][0]]])
-    rows = [f"| writer (links of layer 1: 784 x 512 = {block.w.size:,}), median of {repeat} | links/s | Neo4j CPU per link | ours / it |",
+    ours_speed = block.w.size / median([u.wall for u in times[cases[-1][0]]])
+    rows = [f"| writer (links of layer 1: 784 x 512 = {block.w.size:,}), median of {repeat} | links/s | Neo4j CPU per link | ours is faster by |",
             "| --- | --- | --- | --- |"]
     for label, _, n in cases:
         wall = median([u.wall for u in times[label]])
         jvm = median([u.jvm for u in times[label]])
-        rows.append(f"| {label} | {n / wall:,.0f} | {jvm / n * 1e6:.0f} us | {ours / (n / wall):.1f}x |")
-    return rows
-
-
-# -- (c) the schema before: a uniqueness constraint and a second index ------------------------
-def bench_alternative(bench: BenchServer, snapshot: Snapshot, sizes: list[int], repeat: int, quiet: float) -> list[str]:
-    measure = Measure(bench, quiet)
-    for statement in ALT_SCHEMA:
-        bench.graph.driver.execute_query(statement)
-    bench.graph.driver.execute_query("CALL db.awaitIndexes(300)")
-    current = library.load("write/links")
-    alternative = current.replace("[:LINK {", f"[:{ALT_TYPE} {{")
-    assert alternative != current
-    layout = run_layout(snapshot, "bench-writer-alt")
-    Writer(bench.graph, progress=False).write(records_of(layout, snapshot, 0))
-    cases = [
-        (f"{name}, batch {size:,}", query, size)
-        for size in sizes
-        for name, query in (
-            ("current: range index (rid, epoch, lid)", current),
-            ("before: uniqueness constraint (rid, lid, epoch) + index (rid, epoch)", alternative),
-        )
-    ]
-    results: dict[str, list[tuple[CpuUse, float]]] = {label: [] for label, _, _ in cases}
-    epochs = iter(range(1, 10**6))
-    links = records_of(layout, snapshot, 0).link_count
-    for r in range(repeat):
-        for label, query, size in cases if r % 2 == 0 else cases[::-1]:
-            use, gc = measure(
-                lambda query=query, size=size: columnar_links(
-                    bench.graph, query, records_of(layout, snapshot, next(epochs)), size
-                )
-            )
-            results[label].append((use, gc))
-            print(f"  {label}: {links / use.wall:,.0f} links/s  {use.describe()}; GC {gc:.1f} s", flush=True)
-    with bench.graph.driver.session(database=bench.graph.database) as session:  # auto-commit, for IN TRANSACTIONS
-        session.run(f"MATCH ()-[w:{ALT_TYPE}]->() CALL (w) {{ DELETE w }} IN TRANSACTIONS OF 20000 ROWS").consume()
-    delete_run(bench.graph, layout)
-    rows = [f"| links only ({links:,} an epoch), median of {repeat} | links/s | Neo4j CPU per link | GC (wall) | vs current, same batch |",
-            "| --- | --- | --- | --- | --- |"]
-    speed = {}
-    for label, _, size in cases:
-        uses = [u for u, _ in results[label]]
-        speed[label] = links / median([u.wall for u in uses])
-        peer = speed[cases[[c[0] for c in cases].index(label) // 2 * 2][0]]
-        rows.append(f"| {label} | {speed[label]:,.0f} | {median([u.jvm for u in uses]) / links * 1e6:.0f} us | "
-                    f"{median([g for _, g in results[label]]):.1f} s | {speed[label] / peer:.2f}x |")
+        rows.append(f"| {label} | {n / wall:,.0f} | {jvm / n * 1e6:.2f} us | {ours_speed / (n / wall):.1f}x |")
     rows.append("")
     rows.append(f"Measurements discarded and repeated because other processes used >= {quiet} cores meanwhile: "
                 f"{measure.discarded}.")
     return rows
 
 
-# -- (d) bytes on disk ------------------------------------------------------------------------
+# -- (c) bytes on disk ------------------------------------------------------------------------
 def tx_log_positions(folder: Path) -> dict[int, int]:
     """Bytes written to each transaction log file (the current one is preallocated with zeros)."""
     files = sorted(folder.glob("neostore.transaction.db.*"), key=lambda p: int(p.suffix[1:]))
@@ -400,10 +384,9 @@ def main() -> None:
     parser.add_argument("--batches", default="5k,20k,50k,100k", help="batch sizes (default 5k,20k,50k,100k)")
     parser.add_argument("--epochs", type=int, default=4, help="epochs per batch size, the first being warm-up (default 4)")
     parser.add_argument("--naive-links", type=int, default=2000, help="links the naive writer writes (default 2000)")
-    parser.add_argument("--alt-batches", default="5k,50k", help="batch sizes of the alternative (c) (default 5k,50k)")
-    parser.add_argument("--repeat", type=int, default=3, help="repeats of the peer and alternative runs (default 3)")
+    parser.add_argument("--repeat", type=int, default=3, help="repeats of the peer runs (default 3)")
     parser.add_argument("--disk-epochs", type=int, default=6, help="epochs written for the disk measurement (default 6)")
-    parser.add_argument("--sections", default="sizes,peers,alternative,disk")
+    parser.add_argument("--sections", default="sizes,peers,disk")
     parser.add_argument("--quiet", type=float, default=0.3, help="wait until other processes use less than this many "
                         "cores before each measurement, and repeat one during which they used more; 0: never (default 0.3)")
     args = parser.parse_args()
@@ -413,7 +396,7 @@ def main() -> None:
     print(f"Load average before: {load_average()}\n", flush=True)
     snapshot = mlp_snapshot()
     out: list[list[str]] = []
-    if sections & {"sizes", "peers", "alternative"}:
+    if sections & {"sizes", "peers"}:
         with bench_server(args, "writer") as bench:
             bench.graph.ensure_schema()
             if "sizes" in sections:
@@ -422,14 +405,11 @@ def main() -> None:
             if "peers" in sections:
                 print("(b) peers")
                 out.append(bench_peers(bench, snapshot, args.naive_links, args.repeat, args.quiet))
-            if "alternative" in sections:
-                print("(c) the schema before")
-                out.append(bench_alternative(bench, snapshot, parse_sizes(args.alt_batches), args.repeat, args.quiet))
     if "disk" in sections:
         if args.uri:
-            print("(d) skipped: the disk measurement needs a server of our own (no --uri)")
+            print("(c) skipped: the disk measurement needs a server of our own (no --uri)")
         else:
-            print("(d) bytes on disk")
+            print("(c) bytes on disk")
             out.append(bench_disk(args, snapshot, args.disk_epochs))
     print()
     for rows in out:
