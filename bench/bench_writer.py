@@ -46,7 +46,7 @@ from cntgraph.records import EpochRecords, LinkBlock
 from cntgraph.sampling import Full
 from cntgraph.snapshot import Snapshot, take_snapshot
 from cntgraph.topology import trace
-from cntgraph.writer import DEFAULT_BATCH, Writer, epoch_statements, transactions
+from cntgraph.writer import Writer, epoch_statements, transactions
 
 WIDTHS = (784, 512, 512, 10)
 
@@ -80,6 +80,7 @@ WITH sources[$src_at[i]] AS a, targets[$dst_at[i]] AS b, i
 CREATE (a)-[:LINK {rid: $rid, epoch: $epoch, lid: $lid[i], w: $w[i]}]->(b)
 RETURN count(*) AS links
 """
+PEER_BATCH = 20_000  # rows per transaction in (b), for every writer: the best of the previous layout
 PREVIOUS_INDEX = "CREATE INDEX bench_link_epoch_lid IF NOT EXISTS FOR ()-[w:LINK]-() ON (w.rid, w.epoch, w.lid)"
 
 
@@ -221,8 +222,8 @@ def bench_peers(bench: BenchServer, snapshot: Snapshot, naive_links: int, repeat
 
     def rows_unwind(e: int) -> None:
         lid = link_ids(block)
-        for start in range(0, block.w.size, DEFAULT_BATCH):
-            part = slice(start, start + DEFAULT_BATCH)
+        for start in range(0, block.w.size, PEER_BATCH):
+            part = slice(start, start + PEER_BATCH)
             rows = [
                 {"src": s, "dst": d, "lid": i, "w": w}
                 for s, d, i, w in zip(block.src[part].tolist(), block.dst[part].tolist(), lid[part].tolist(), block.w[part].tolist())
@@ -231,21 +232,21 @@ def bench_peers(bench: BenchServer, snapshot: Snapshot, naive_links: int, repeat
                                  parameters_=dict(rid=rid, epoch=e, src_layer=0, dst_layer=1, rows=rows))
 
     def previous(e: int) -> None:
-        for params in previous_batches(block, DEFAULT_BATCH):
+        for params in previous_batches(block, PEER_BATCH):
             driver.execute_query(PREVIOUS_LINKS, routing_="w", parameters_=dict(rid=rid, epoch=e, **params))
 
     def ours(e: int) -> None:
-        layer_1 = [(name, {**params, "epoch": e}) for name, params in epoch_statements(records, DEFAULT_BATCH)
+        layer_1 = [(name, {**params, "epoch": e}) for name, params in epoch_statements(records, PEER_BATCH)
                    if name == "write/neuron_states" and params["layer"] == 1]
-        for group in transactions(layer_1, DEFAULT_BATCH):
+        for group in transactions(layer_1, PEER_BATCH):
             graph.run_many(group)
 
     cases = [
         (f"naive: one transaction per link (`MATCH` both, `CREATE` a LINK), {naive_links:,} links", naive, naive_links),
-        (f"`UNWIND $rows` of maps, `MATCH` both endpoints per row, a LINK each, {DEFAULT_BATCH:,} per tx", rows_unwind, block.w.size),
-        (f"cntgraph until 2026-11-21: columnar, a LINK per link and epoch, index (rid, epoch, lid), {DEFAULT_BATCH:,} per tx",
+        (f"`UNWIND $rows` of maps, `MATCH` both endpoints per row, a LINK each, {PEER_BATCH:,} per tx", rows_unwind, block.w.size),
+        (f"cntgraph until 2026-11-21: columnar, a LINK per link and epoch, index (rid, epoch, lid), {PEER_BATCH:,} per tx",
          previous, block.w.size),
-        (f"ours: a NeuronState per neuron and epoch with `w_in` (512 arrays of 784), {DEFAULT_BATCH:,} weights per tx",
+        (f"ours: a NeuronState per neuron and epoch with `w_in` (512 arrays of 784), {PEER_BATCH:,} weights per tx",
          ours, block.w.size),
     ]
     times: dict[str, list[CpuUse]] = {label: [] for label, _, _ in cases}

@@ -21,8 +21,8 @@ from cntgraph.graph import Graph
 from cntgraph.records import EpochRecords, LinkBlock, load
 from cntgraph.server.managed import default_home
 
-#: links per transaction (measured in bench/bench_writer.py)
-DEFAULT_BATCH = 20_000
+#: link weights per transaction (measured in bench/bench_writer.py)
+DEFAULT_BATCH = 100_000
 _PROGRESS_FROM = 200_000  # show a progress bar for epochs with at least this many links
 
 
