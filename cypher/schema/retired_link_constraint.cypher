@@ -1,4 +1,4 @@
-// Removes the LINK uniqueness constraint of stores written of the first cntgraph layout (one LINK relationship per link and epoch).
+// Removes the LINK uniqueness constraint of stores written with the first cntgraph layout (one LINK relationship per link and epoch).
 // Parameters: none.
 // Example: applied by Graph.ensure_schema() on the first capture; does nothing on newer stores.
 DROP CONSTRAINT cntgraph_link_key IF EXISTS
