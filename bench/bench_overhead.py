@@ -47,7 +47,7 @@ from cntgraph.sampling import Uniform
 from cntgraph.server.managed import DEFAULT_NICE, set_priority
 from cntgraph.snapshot import take_snapshot
 from cntgraph.topology import trace
-from cntgraph.writer import DEFAULT_BATCH, Writer
+from cntgraph.writer import DEFAULT_BATCH, Writer, delete_run
 
 SAMPLES, FEATURES, CLASSES, BATCH = 60_000, 784, 10, 128
 
@@ -163,7 +163,7 @@ def train(
         trial.python_cpu, trial.jvm_cpu, trial.others_cpu = use.python, use.jvm, use.others
         if recorder is not None and graph is not None:  # keep the store the same size for every trial
             rid = recorder._layout.rid  # noqa: SLF001 - bench clean-up
-            graph.run_autocommit("write/delete_run_nodes", rid=rid)
+            delete_run(graph, rid)
     finally:
         if recorder is not None and recorder._thread is not None:  # noqa: SLF001 - interrupted: stop the thread
             try:
@@ -203,7 +203,7 @@ def parts(graph: Graph, jvm: int | None, sample_k: int, repeat: int, quiet: floa
         write_s.append(use.wall)
         write_cpu.append(cpu)
         jvm_cpu.append(use.jvm)
-    graph.run_autocommit("write/delete_run_nodes", rid=layout.rid)
+    delete_run(graph, layout.rid)
     links = records.link_count
     med = statistics.median
     return [

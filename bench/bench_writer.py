@@ -41,12 +41,11 @@ from common import (
     quiet_run, started, stop_on_sigterm, tree_bytes,
 )
 from cntgraph.capture import RunLayout, build_records, new_layout
-from cntgraph.graph import Graph
 from cntgraph.records import EpochRecords, LinkBlock
 from cntgraph.sampling import Full
 from cntgraph.snapshot import Snapshot, take_snapshot
 from cntgraph.topology import trace
-from cntgraph.writer import Writer, epoch_statements, transactions
+from cntgraph.writer import Writer, delete_run, epoch_statements, transactions
 
 WIDTHS = (784, 512, 512, 10)
 
@@ -101,10 +100,6 @@ def run_layout(snapshot: Snapshot, name: str) -> RunLayout:
 
 def records_of(layout: RunLayout, snapshot: Snapshot, epoch: int) -> EpochRecords:
     return build_records(layout, snapshot, epoch, {"loss": 0.0})
-
-
-def delete_run(graph: Graph, layout: RunLayout) -> None:
-    graph.run_autocommit("write/delete_run_nodes", rid=layout.rid)
 
 
 # -- measuring -------------------------------------------------------------------------------
@@ -255,9 +250,7 @@ def bench_peers(bench: BenchServer, snapshot: Snapshot, naive_links: int, repeat
             use, _ = measure(lambda work=work: work(next(epoch)))
             times[label].append(use)
             print(f"  {label}: {n / use.wall:,.0f} links/s  {use.describe()}", flush=True)
-    with driver.session(database=graph.database) as session:  # auto-commit, for IN TRANSACTIONS
-        session.run("MATCH ()-[w:LINK]->() CALL (w) { DELETE w } IN TRANSACTIONS OF 20000 ROWS").consume()
-    delete_run(graph, layout)
+    delete_run(graph, layout.rid)  # the peers' LINK relationships too
     ours_speed = block.w.size / median([u.wall for u in times[cases[-1][0]]])
     rows = [f"| writer (links of layer 1: 784 x 512 = {block.w.size:,}), median of {repeat} | links/s | Neo4j CPU per link | ours is faster by |",
             "| --- | --- | --- | --- |"]

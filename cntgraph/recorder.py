@@ -28,7 +28,7 @@ from cntgraph.records import EpochRecords, save
 from cntgraph.sampling import Full, Sampler
 from cntgraph.snapshot import Snapshot, take_snapshot
 from cntgraph.topology import Topology, trace
-from cntgraph.writer import DEFAULT_BATCH, Writer, replay_file, spool_folder
+from cntgraph.writer import DEFAULT_BATCH, Writer, delete_run, replay_file, spool_folder
 
 IfExists = Literal["error", "resume", "overwrite"]
 _STOP = None
@@ -191,7 +191,7 @@ class Recorder:
                 "name, or pass if_exists='resume' to continue it or if_exists='overwrite' to replace it."
             )
         if self.if_exists == "overwrite":
-            graph.run_autocommit("write/delete_run_nodes", rid=rid)
+            delete_run(graph, rid)
             return self._new_layout(snapshot)
         last = existing["last_epoch"][0]
         self._last_epoch = None if last is None else int(last)

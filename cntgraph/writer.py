@@ -211,6 +211,16 @@ def _links_of(params: dict[str, Any]) -> int:
     return sum(len(w) for w in params.get("w_in", ()) if w is not None)
 
 
+def delete_run(graph: Graph, rid: int) -> None:
+    """Delete everything stored for the run with id ``rid``, in batches: relationships, then nodes.
+
+    Example:
+        delete_run(cntgraph.connect(), rid=42)
+    """
+    graph.run_autocommit("write/delete_run_relationships", rid=rid)
+    graph.run_autocommit("write/delete_run_nodes", rid=rid)
+
+
 def spool_folder() -> Path:
     """Where epochs wait when Neo4j is away: ``$CNTGRAPH_HOME/spool``."""
     return default_home() / "spool"

@@ -26,6 +26,7 @@ import cntgraph
 from cntgraph.connection import resolve
 from cntgraph.graph import Graph
 from cntgraph.server import ManagedServer
+from cntgraph.writer import delete_run as delete_stored_run
 
 NEO4J_IMAGE = "neo4j:5.26-community"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -124,7 +125,7 @@ def delete_run(graph: Graph, name: str) -> None:
     found = graph.query("read/run", name=name)
     if not found.empty:
         rid = int(found["rid"][0])
-        graph.run_autocommit("write/delete_run_nodes", rid=rid)
+        delete_stored_run(graph, rid)
 
 
 # The stored links, read straight from the NeuronState.w_in arrays (not through cypher/query/).

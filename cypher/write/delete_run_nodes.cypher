@@ -1,4 +1,5 @@
-// Deletes a run's nodes (Run, Layer, Neuron, Epoch, NeuronState, LayerState), in batches (auto-commit).
+// Deletes a run's nodes (Run, Layer, Neuron, Epoch, NeuronState, LayerState), in batches (auto-commit),
+// after write/delete_run_relationships (DETACH only catches relationships written in between).
 // Parameters: $rid - run id.
 // Example: graph.run_autocommit("write/delete_run_nodes", rid=42)
 MATCH (n:Run|Layer|Neuron|Epoch|NeuronState|LayerState)
