@@ -15,7 +15,7 @@ The records are one epoch of a 784-512-512-10 MLP with ``Full()`` sampling: 1,81
     layout cntgraph had until 2026-11-21 (a LINK relationship per link and epoch, columnar
     ``UNWIND``, a range index on (rid, epoch, lid)), and ours (``write/neuron_states``: one
     NeuronState per neuron and epoch holding its incoming weights as the array ``w_in``);
-(c) bytes on disk per link-epoch, in a fresh server: store growth from N more epochs, measured
+(c) bytes on disk per link-epoch, ours and the previous layout, each in a fresh server: store growth from N more epochs, measured
     after clean shutdowns (which checkpoint; Community has no ``db.checkpoint()``), split by store file and index, and the transaction log volume written.
 
 CPU seconds of our Neo4j JVM (from /proc) and its garbage-collection time (jstat) are reported
@@ -25,6 +25,7 @@ next to wall times, and so is the CPU other processes used meanwhile.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -41,6 +42,7 @@ from common import (
     quiet_run, started, stop_on_sigterm, tree_bytes,
 )
 from cntgraph.capture import RunLayout, build_records, new_layout
+from cntgraph.graph import Graph
 from cntgraph.records import EpochRecords, LinkBlock
 from cntgraph.sampling import Full
 from cntgraph.snapshot import Snapshot, take_snapshot
@@ -321,15 +323,41 @@ def store_parts(store: Path, index_names: dict[str, str]) -> dict[str, tuple[int
     return {key: (used, size) for key, (used, size) in parts.items()}
 
 
-def bench_disk(args: argparse.Namespace, snapshot: Snapshot, epochs: int) -> list[str]:
-    """Store growth from N epochs, each side of a clean shutdown (Community has no db.checkpoint())."""
-    with fresh_instance("writer-disk") as server:
+class PreviousWriter:
+    """cntgraph's previous layout, for the disk comparison: the same neuron and layer states
+    without ``w_in``, and a LINK relationship per link and epoch (index (rid, epoch, lid))."""
+
+    def __init__(self, graph: Graph) -> None:
+        graph.driver.execute_query(PREVIOUS_INDEX)
+        graph.driver.execute_query("CALL db.awaitIndexes(300)")
+        self.graph, self.states = graph, Writer(graph, progress=False)
+
+    def write(self, records: EpochRecords) -> int:
+        self.states.write(dataclasses.replace(records, links=[]))
+        for block in records.links:
+            for params in previous_batches(block, PEER_BATCH):
+                self.graph.driver.execute_query(
+                    PREVIOUS_LINKS, routing_="w", parameters_=dict(rid=records.rid, epoch=records.epoch, **params)
+                )
+        return records.link_count
+
+
+def bench_disk(args: argparse.Namespace, snapshot: Snapshot, epochs: int, layout_name: str) -> tuple[list[str], float]:
+    """Store growth from N epochs, each side of a clean shutdown (Community has no db.checkpoint()).
+
+    ``layout_name`` is "ours" (``Writer``) or "previous" (:class:`PreviousWriter`). Returns the
+    table and the store's bytes per link-epoch.
+    """
+    make_writer: Callable[[Graph], Writer | PreviousWriter] = (
+        (lambda graph: Writer(graph, progress=False)) if layout_name == "ours" else PreviousWriter
+    )
+    with fresh_instance(f"writer-disk-{layout_name}") as server:
         store = server.data_dir / "databases" / "neo4j"
         tx_logs = server.data_dir / "transactions" / "neo4j"
         layout = run_layout(snapshot, "bench-writer-disk")
         with started(server, args) as graph:
             graph.ensure_schema()
-            links = Writer(graph, progress=False).write(records_of(layout, snapshot, 0))  # run, layers, neurons, epoch 0
+            links = make_writer(graph).write(records_of(layout, snapshot, 0))  # run, layers, neurons, epoch 0
             indexes, _, _ = graph.driver.execute_query("SHOW INDEXES YIELD id, name, type, entityType")
             names = {
                 str(row["id"]): f"{row['entityType'].lower()} lookup (built in)" if row["type"] == "LOOKUP" else row["name"]
@@ -339,7 +367,7 @@ def bench_disk(args: argparse.Namespace, snapshot: Snapshot, epochs: int) -> lis
         before = store_parts(store, names)
         tx_written = 0
         with started(server, args) as graph:
-            writer = Writer(graph, progress=False)
+            writer = make_writer(graph)
             for epoch in range(1, epochs + 1):
                 positions = tx_log_positions(tx_logs)
                 writer.write(records_of(layout, snapshot, epoch))
@@ -348,7 +376,8 @@ def bench_disk(args: argparse.Namespace, snapshot: Snapshot, epochs: int) -> lis
         tx_apparent, tx_allocated = tree_bytes(tx_logs)
     link_epochs = links * epochs
     rows = [
-        f"| part of the store, growth over {epochs} epochs = {link_epochs:,} link-epochs | bytes per link-epoch, in use | file size growth |",
+        f"| {layout_name} layout: part of the store, growth over {epochs} epochs = {link_epochs:,} link-epochs "
+        "| bytes per link-epoch, in use | file size growth |",
         "| --- | --- | --- |",
     ]
     total = [0, 0]
@@ -365,7 +394,7 @@ def bench_disk(args: argparse.Namespace, snapshot: Snapshot, epochs: int) -> lis
         f"(allocated {tx_allocated / 2**20:,.0f} MiB); it is bounded by the retention policy, not by the "
         "number of epochs."
     )
-    return rows
+    return rows, total[0] / link_epochs
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -403,8 +432,10 @@ def main() -> None:
         if args.uri:
             print("(c) skipped: the disk measurement needs a server of our own (no --uri)")
         else:
-            print("(c) bytes on disk")
-            out.append(bench_disk(args, snapshot, args.disk_epochs))
+            print("(c) bytes on disk, ours and the previous layout")
+            ours, ours_bytes = bench_disk(args, snapshot, args.disk_epochs, "ours")
+            previous, previous_bytes = bench_disk(args, snapshot, args.disk_epochs, "previous")
+            out += [ours, previous, [f"Store bytes per link-epoch: previous / ours = {previous_bytes / ours_bytes:.1f}x."]]
     print()
     for rows in out:
         print("\n".join(rows) + "\n")
