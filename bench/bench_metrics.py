@@ -18,14 +18,15 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from common import machine
 from torch import nn
 
-from common import machine
-
-from cntgraph.links import layer_links
-from cntgraph.metrics import layer_strengths, node_strength
-from cntgraph.snapshot import Snapshot, take_snapshot
-from cntgraph.topology import trace
+from cntgraph.core.links import layer_links
+from cntgraph.core.metrics import layer_strengths
+from cntgraph.core.network import Snapshot
+from cntgraph.model.metrics import node_strength
+from cntgraph.model.snapshot import take_snapshot
+from cntgraph.model.tracing import trace
 
 
 def median_seconds(run: Callable[[], object], repeat: int) -> float:

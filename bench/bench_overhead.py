@@ -35,19 +35,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from common import (
+    CpuMeter,
+    add_server_arguments,
+    bench_server,
+    load_average,
+    machine,
+    quiet_run,
+    stop_on_sigterm,
+    wait_for_quiet,
+)
 from torch import nn
 
-from common import (
-    CpuMeter, add_server_arguments, bench_server, load_average, machine, quiet_run, stop_on_sigterm, wait_for_quiet,
-)
-from cntgraph.capture import build_records, new_layout
-from cntgraph.graph import Graph
-from cntgraph.recorder import Recorder
-from cntgraph.sampling import Uniform
+from cntgraph.core.sampling import Uniform
+from cntgraph.model.snapshot import take_snapshot
+from cntgraph.model.tracing import trace
+from cntgraph.recording.recorder import Recorder
+from cntgraph.records.build import build_records, new_layout
 from cntgraph.server.managed import DEFAULT_NICE, set_priority
-from cntgraph.snapshot import take_snapshot
-from cntgraph.topology import trace
-from cntgraph.writer import DEFAULT_BATCH, Writer, delete_run
+from cntgraph.store.graph import Graph
+from cntgraph.store.writer import DEFAULT_BATCH, Writer, delete_run
 
 SAMPLES, FEATURES, CLASSES, BATCH = 60_000, 784, 10, 128
 
@@ -163,7 +170,7 @@ def train(
         trial.python_cpu, trial.jvm_cpu, trial.others_cpu = use.python, use.jvm, use.others
         if recorder is not None and graph is not None:  # keep the store the same size for every trial
             rid = recorder._layout.rid  # noqa: SLF001 - bench clean-up
-            delete_run(graph, rid)
+            delete_run(graph.runner, rid)
     finally:
         if recorder is not None and recorder._thread is not None:  # noqa: SLF001 - interrupted: stop the thread
             try:
@@ -189,7 +196,7 @@ def parts(graph: Graph, jvm: int | None, sample_k: int, repeat: int, quiet: floa
         start = time.perf_counter()
         records = build_records(layout, snapshot, 0, {})
         build_s.append(time.perf_counter() - start)
-    writer = Writer(graph, progress=False)
+    writer = Writer(graph.runner, progress=False)
     epochs = iter(range(10**6))
     write_s, write_cpu, jvm_cpu = [], [], []
 
@@ -203,7 +210,7 @@ def parts(graph: Graph, jvm: int | None, sample_k: int, repeat: int, quiet: floa
         write_s.append(use.wall)
         write_cpu.append(cpu)
         jvm_cpu.append(use.jvm)
-    delete_run(graph, layout.rid)
+    delete_run(graph.runner, layout.rid)
     links = records.link_count
     med = statistics.median
     return [
@@ -284,7 +291,7 @@ def main() -> None:
     with bench_server(args, "overhead") as bench:
         jvm = bench.server.state().pid if bench.server is not None else None
         meter = CpuMeter(jvm)
-        bench.graph.ensure_schema()
+        bench.graph.runner.ensure_schema()
         # warm-up: torch kernels, and the JVM's JIT on the write queries
         train("warm-up", x[:12800], y[:12800], 2, meter, bench.graph, args.k)
         trials: dict[str, list[Trial]] = {mode: [] for mode in modes}

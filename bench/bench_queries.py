@@ -21,12 +21,12 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from common import CpuMeter, add_server_arguments, bench_server, load_average, machine
 from torch import nn
 
-from common import CpuMeter, add_server_arguments, bench_server, load_average, machine
-from cntgraph import library
-from cntgraph.graph import Graph
-from cntgraph.recorder import Recorder
+from cntgraph.recording.recorder import Recorder
+from cntgraph.store import library
+from cntgraph.store.graph import Graph
 
 HISTORY_EPOCHS = 100
 
@@ -90,7 +90,7 @@ def histories(graph: Graph, calls: int, jvm_pid: int | None) -> list[str]:
 
 def db_hits(graph: Graph, name: str, **params: object) -> int:
     """Total database hits of library query ``name`` under PROFILE."""
-    stack, hits = [graph.driver.execute_query("PROFILE " + library.load(name), params).summary.profile], 0
+    stack, hits = [graph.runner.driver.execute_query("PROFILE " + library.load(name), params).summary.profile], 0
     while stack:
         op = stack.pop()
         hits += op.get("dbHits", 0)

@@ -1,4 +1,4 @@
-"""Write throughput and disk use of ``cntgraph.writer.Writer``; prints markdown tables for docs/BENCHMARKS.md.
+"""Write throughput and disk use of ``cntgraph.store.writer.Writer``; prints markdown tables for docs/BENCHMARKS.md.
 
     .venv/bin/python bench/bench_writer.py               # starts (and stops) its own Neo4j servers
     .venv/bin/python bench/bench_writer.py --uri bolt://127.0.0.1:7687 --password ...   # no disk section
@@ -35,19 +35,30 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import (
+    BenchServer,
+    CpuUse,
+    add_server_arguments,
+    bench_server,
+    fresh_instance,
+    load_average,
+    machine,
+    median,
+    quiet_run,
+    started,
+    stop_on_sigterm,
+    tree_bytes,
+)
 from torch import nn
 
-from common import (
-    BenchServer, CpuUse, add_server_arguments, bench_server, fresh_instance, load_average, machine, median,
-    quiet_run, started, stop_on_sigterm, tree_bytes,
-)
-from cntgraph.capture import RunLayout, build_records, new_layout
-from cntgraph.graph import Graph
-from cntgraph.records import EpochRecords, LinkBlock
-from cntgraph.sampling import Full
-from cntgraph.snapshot import Snapshot, take_snapshot
-from cntgraph.topology import trace
-from cntgraph.writer import Writer, delete_run, epoch_statements, transactions
+from cntgraph.core.network import Snapshot
+from cntgraph.core.sampling import Full
+from cntgraph.model.snapshot import take_snapshot
+from cntgraph.model.tracing import trace
+from cntgraph.records.build import RunLayout, build_records, new_layout
+from cntgraph.records.epoch import EpochRecords, LinkBlock
+from cntgraph.store.graph import Graph
+from cntgraph.store.writer import Writer, delete_run, epoch_statements, transactions
 
 WIDTHS = (784, 512, 512, 10)
 
@@ -156,7 +167,7 @@ def previous_batches(block: LinkBlock, batch_size: int) -> Iterator[dict[str, ob
 def bench_batch_sizes(bench: BenchServer, snapshot: Snapshot, sizes: list[int], epochs: int, quiet: float) -> list[str]:
     measure = Measure(bench, quiet)
     layouts = {size: run_layout(snapshot, f"bench-writer-b{size}") for size in sizes}
-    writers = {size: Writer(bench.graph, batch_size=size, progress=False) for size in sizes}
+    writers = {size: Writer(bench.graph.runner, batch_size=size, progress=False) for size in sizes}
     results: dict[int, list[tuple[CpuUse, float]]] = {size: [] for size in sizes}
     next_epoch = {size: 0 for size in sizes}
     links = records_of(layouts[sizes[0]], snapshot, 0).link_count
@@ -198,14 +209,14 @@ def bench_batch_sizes(bench: BenchServer, snapshot: Snapshot, sizes: list[int], 
 # -- (b) peers -------------------------------------------------------------------------------
 def bench_peers(bench: BenchServer, snapshot: Snapshot, naive_links: int, repeat: int, quiet: float) -> list[str]:
     measure = Measure(bench, quiet)
-    bench.graph.driver.execute_query(PREVIOUS_INDEX)
-    bench.graph.driver.execute_query("CALL db.awaitIndexes(300)")
+    bench.graph.runner.driver.execute_query(PREVIOUS_INDEX)
+    bench.graph.runner.driver.execute_query("CALL db.awaitIndexes(300)")
     layout = run_layout(snapshot, "bench-writer-peers")
-    writer = Writer(bench.graph, progress=False)
+    writer = Writer(bench.graph.runner, progress=False)
     writer.write(records_of(layout, snapshot, 0))  # the run's nodes, and a warm JIT
     records = records_of(layout, snapshot, 1)
     block = records.links[0]  # 784 x 512 = 401,408 links of layer 1
-    graph, driver, rid = bench.graph, bench.graph.driver, layout.rid
+    graph, driver, rid = bench.graph, bench.graph.runner.driver, layout.rid
     epoch = iter(range(1000, 10**6))
 
     def naive(e: int) -> None:
@@ -236,7 +247,7 @@ def bench_peers(bench: BenchServer, snapshot: Snapshot, naive_links: int, repeat
         layer_1 = [(name, {**params, "epoch": e}) for name, params in epoch_statements(records, PEER_BATCH)
                    if name == "write/neuron_states" and params["layer"] == 1]
         for group in transactions(layer_1, PEER_BATCH):
-            graph.run_many(group)
+            graph.runner.run_many(group)
 
     cases = [
         (f"naive: one transaction per link (`MATCH` both, `CREATE` a LINK), {naive_links:,} links", naive, naive_links),
@@ -252,7 +263,7 @@ def bench_peers(bench: BenchServer, snapshot: Snapshot, naive_links: int, repeat
             use, _ = measure(lambda work=work: work(next(epoch)))
             times[label].append(use)
             print(f"  {label}: {n / use.wall:,.0f} links/s  {use.describe()}", flush=True)
-    delete_run(graph, layout.rid)  # the peers' LINK relationships too
+    delete_run(graph.runner, layout.rid)  # the peers' LINK relationships too
     ours_speed = block.w.size / median([u.wall for u in times[cases[-1][0]]])
     rows = [f"| writer (links of layer 1: 784 x 512 = {block.w.size:,}), median of {repeat} | links/s | Neo4j CPU per link | ours is faster by |",
             "| --- | --- | --- | --- |"]
@@ -328,15 +339,15 @@ class PreviousWriter:
     without ``w_in``, and a LINK relationship per link and epoch (index (rid, epoch, lid))."""
 
     def __init__(self, graph: Graph) -> None:
-        graph.driver.execute_query(PREVIOUS_INDEX)
-        graph.driver.execute_query("CALL db.awaitIndexes(300)")
-        self.graph, self.states = graph, Writer(graph, progress=False)
+        graph.runner.driver.execute_query(PREVIOUS_INDEX)
+        graph.runner.driver.execute_query("CALL db.awaitIndexes(300)")
+        self.graph, self.states = graph, Writer(graph.runner, progress=False)
 
     def write(self, records: EpochRecords) -> int:
         self.states.write(dataclasses.replace(records, links=[]))
         for block in records.links:
             for params in previous_batches(block, PEER_BATCH):
-                self.graph.driver.execute_query(
+                self.graph.runner.driver.execute_query(
                     PREVIOUS_LINKS, routing_="w", parameters_=dict(rid=records.rid, epoch=records.epoch, **params)
                 )
         return records.link_count
@@ -349,21 +360,21 @@ def bench_disk(args: argparse.Namespace, snapshot: Snapshot, epochs: int, layout
     table and the store's bytes per link-epoch.
     """
     make_writer: Callable[[Graph], Writer | PreviousWriter] = (
-        (lambda graph: Writer(graph, progress=False)) if layout_name == "ours" else PreviousWriter
+        (lambda graph: Writer(graph.runner, progress=False)) if layout_name == "ours" else PreviousWriter
     )
     with fresh_instance(f"writer-disk-{layout_name}") as server:
         store = server.data_dir / "databases" / "neo4j"
         tx_logs = server.data_dir / "transactions" / "neo4j"
         layout = run_layout(snapshot, "bench-writer-disk")
         with started(server, args) as graph:
-            graph.ensure_schema()
+            graph.runner.ensure_schema()
             links = make_writer(graph).write(records_of(layout, snapshot, 0))  # run, layers, neurons, epoch 0
-            indexes, _, _ = graph.driver.execute_query("SHOW INDEXES YIELD id, name, type, entityType")
+            indexes, _, _ = graph.runner.driver.execute_query("SHOW INDEXES YIELD id, name, type, entityType")
             names = {
                 str(row["id"]): f"{row['entityType'].lower()} lookup (built in)" if row["type"] == "LOOKUP" else row["name"]
                 for row in indexes
             }
-            store_format = graph.driver.execute_query("SHOW DATABASE neo4j YIELD store")[0][0]["store"]
+            store_format = graph.runner.driver.execute_query("SHOW DATABASE neo4j YIELD store")[0][0]["store"]
         before = store_parts(store, names)
         tx_written = 0
         with started(server, args) as graph:
@@ -421,7 +432,7 @@ def main() -> None:
     out: list[list[str]] = []
     if sections & {"sizes", "peers"}:
         with bench_server(args, "writer") as bench:
-            bench.graph.ensure_schema()
+            bench.graph.runner.ensure_schema()
             if "sizes" in sections:
                 print("(a) Writer.write by batch size")
                 out.append(bench_batch_sizes(bench, snapshot, parse_sizes(args.batches), args.epochs, args.quiet))

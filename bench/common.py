@@ -18,14 +18,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
 
-from cntgraph.graph import Graph, connect
 from cntgraph.server import USER, ManagedServer
+from cntgraph.server.connect import connect
+from cntgraph.store.graph import Graph
 
 T = TypeVar("T")
 

@@ -1,7 +1,13 @@
 """cntgraph: watch a neural network learn, neuron by neuron and link by link, in Neo4j.
 
-Names are imported lazily, so that the Neo4j layer (``cntgraph.graph``, ``cntgraph.server``)
-and the command line never pay for importing torch.
+The package follows the data: ``model`` (PyTorch: tracing, snapshots) -> ``core`` (numpy: metrics,
+links, sampling, divergences) -> ``records`` (what an epoch stores, the spool) -> ``store``
+(Neo4j: runner, Cypher library, reads, writer) and ``server`` (where Neo4j comes from) ->
+``recording`` (Recorder, replay, ingest, callbacks) -> ``studies`` (demo, report, ensemble) and
+the CLI. See docs/ARCHITECTURE.md.
+
+Names are imported lazily, so that ``cntgraph.connect`` and the command line never pay for
+importing torch.
 
 Example:
     >>> import cntgraph
@@ -27,17 +33,20 @@ _EXPORTS: dict[str, str] = {
     "MetricError": "cntgraph.errors",
     "RecorderError": "cntgraph.errors",
     "SpoolError": "cntgraph.errors",
-    "Graph": "cntgraph.graph",
-    "connect": "cntgraph.graph",
-    "node_strength": "cntgraph.metrics",
-    "layer_fluctuation": "cntgraph.metrics",
-    "link_weights": "cntgraph.metrics",
-    "Full": "cntgraph.sampling",
-    "Uniform": "cntgraph.sampling",
-    "TopStrength": "cntgraph.sampling",
-    "Recorder": "cntgraph.recorder",
-    "replay": "cntgraph.writer",
-    "ingest": "cntgraph.ingest",
+    "Graph": "cntgraph.store.graph",
+    "connect": "cntgraph.server.connect",
+    "Snapshot": "cntgraph.core.network",
+    "dense_snapshot": "cntgraph.core.network",
+    "fixed_bins": "cntgraph.core.metrics",
+    "node_strength": "cntgraph.model.metrics",
+    "layer_fluctuation": "cntgraph.model.metrics",
+    "link_weights": "cntgraph.model.metrics",
+    "Full": "cntgraph.core.sampling",
+    "Uniform": "cntgraph.core.sampling",
+    "TopStrength": "cntgraph.core.sampling",
+    "Recorder": "cntgraph.recording.recorder",
+    "replay": "cntgraph.recording.replay",
+    "ingest": "cntgraph.recording.ingest",
 }
 
 __all__ = sorted(_EXPORTS)

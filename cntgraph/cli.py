@@ -70,8 +70,8 @@ def _neo4j_logs(args: argparse.Namespace) -> int:
 
 # -- cntgraph demo -----------------------------------------------------------------------------
 def _demo(args: argparse.Namespace) -> int:
-    from cntgraph.demo import RUNS, browser_queries, run_demo
-    from cntgraph.graph import connect
+    from cntgraph.server.connect import connect
+    from cntgraph.studies.demo import RUNS, browser_queries, run_demo
 
     print("cntgraph demo: two small networks learn scikit-learn's 8x8 handwritten digits,")
     print("and every epoch of their training goes into Neo4j.")
@@ -93,8 +93,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 # -- cntgraph ingest ---------------------------------------------------------------------------
 def _ingest(args: argparse.Namespace) -> int:
-    from cntgraph.ingest import ingest, load_factory
-    from cntgraph.sampling import Full, Uniform
+    from cntgraph.core.sampling import Full, Uniform
+    from cntgraph.recording.ingest import ingest, load_factory
 
     sample = Full() if args.sample_k is None else Uniform(args.sample_k, seed=args.seed)
     written = ingest(
@@ -117,8 +117,9 @@ def _shape(text: str) -> tuple[int, ...]:
 
 # -- cntgraph replay ---------------------------------------------------------------------------
 def _replay(args: argparse.Namespace) -> int:
-    from cntgraph.graph import connect
-    from cntgraph.writer import replay, spool_folder
+    from cntgraph.recording.replay import replay
+    from cntgraph.records.spool import spool_folder
+    from cntgraph.server.connect import connect
 
     folder = args.spool or spool_folder()
     with connect() as graph:
@@ -131,7 +132,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 # -- cntgraph runs / query / aggregate / verify ------------------------------------------------
 def _runs(args: argparse.Namespace) -> int:
-    from cntgraph.graph import connect
+    from cntgraph.server.connect import connect
 
     with connect() as graph:
         _print_frame(graph.runs(), args.format)
@@ -139,8 +140,8 @@ def _runs(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
-    from cntgraph import library
-    from cntgraph.graph import connect
+    from cntgraph.server.connect import connect
+    from cntgraph.store import library
 
     if args.list or args.name is None:
         for name in library.names():
@@ -154,7 +155,7 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _aggregate(args: argparse.Namespace) -> int:
-    from cntgraph.graph import connect
+    from cntgraph.server.connect import connect
 
     with connect() as graph:
         _print_frame(graph.aggregate(args.run), args.format)
@@ -162,8 +163,8 @@ def _aggregate(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from cntgraph.aggregate import disagreements, error_summary, fully_stored
-    from cntgraph.graph import connect
+    from cntgraph.server.connect import connect
+    from cntgraph.store.verification import disagreements, error_summary, fully_stored
 
     with connect() as graph:
         frame = graph.aggregate(args.run)
@@ -199,7 +200,7 @@ def _print_frame(frame: pd.DataFrame, form: str) -> None:
 
 
 def _add_query_commands(commands: argparse._SubParsersAction) -> None:
-    from cntgraph.aggregate import RTOL
+    from cntgraph.store.verification import RTOL
 
     formats = {"choices": ("table", "csv", "json"), "default": "table", "help": "output format (default table)"}
     runs = commands.add_parser("runs", help="list the recorded runs")
@@ -224,13 +225,13 @@ def _add_query_commands(commands: argparse._SubParsersAction) -> None:
 
 # -- cntgraph browser --------------------------------------------------------------------------
 def _browser(args: argparse.Namespace) -> int:
-    from cntgraph import browser
+    from cntgraph.store import browser
 
     if args.favorites is not None:
         path = browser.write_favorites(args.favorites)
         print(f"Wrote {path}: drop it on Neo4j Browser's Favorites drawer (set the queries' parameters with :param).")
         return 0
-    from cntgraph.graph import connect
+    from cntgraph.server.connect import connect
 
     with connect() as graph:
         link = browser.url(graph, args.run, args.epoch)
@@ -253,8 +254,8 @@ def _add_browser_command(commands: argparse._SubParsersAction) -> None:
 
 # -- cntgraph report ---------------------------------------------------------------------------
 def _report(args: argparse.Namespace) -> int:
-    from cntgraph.graph import connect
-    from cntgraph.report import write_report
+    from cntgraph.server.connect import connect
+    from cntgraph.studies.report import write_report
 
     with connect() as graph:
         paths = write_report(graph, args.run, args.out, epochs=args.epochs, **({} if args.top is None else {"top": args.top}))
@@ -287,7 +288,7 @@ def _add_report_command(commands: argparse._SubParsersAction) -> None:
 
 # -- cntgraph ensemble -------------------------------------------------------------------------
 def _ensemble(args: argparse.Namespace) -> int:
-    from cntgraph.ensemble import run_ensemble
+    from cntgraph.studies.ensemble import run_ensemble
 
     print(f"cntgraph ensemble: {args.size} {args.model.upper()}s learn scikit-learn's 8x8 digits for "
           f"{args.min_epochs} to {args.epochs} epochs each (seed {args.seed}), grouped in test-accuracy buckets of {args.bucket_width:g}.")
@@ -298,8 +299,8 @@ def _ensemble(args: argparse.Namespace) -> int:
         "out": args.out, "threads": args.threads, **{name: value for name, value in chosen.items() if value is not None},
     }
     if args.record:
-        from cntgraph.graph import connect
-        from cntgraph.sampling import Full, Uniform
+        from cntgraph.core.sampling import Full, Uniform
+        from cntgraph.server.connect import connect
 
         sample = Full() if args.sample_k is None else Uniform(args.sample_k, seed=args.seed)
         with connect() as graph:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,10 @@ import pandas as pd
 import pytest
 
 import cntgraph
-from cntgraph.connection import resolve
-from cntgraph.graph import Graph
 from cntgraph.server import ManagedServer
-from cntgraph.writer import delete_run as delete_stored_run
+from cntgraph.server.connect import resolve
+from cntgraph.store.graph import Graph
+from cntgraph.store.writer import delete_run as delete_stored_run
 
 NEO4J_IMAGE = "neo4j:5.26-community"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -125,7 +125,7 @@ def delete_run(graph: Graph, name: str) -> None:
     found = graph.query("read/run", name=name)
     if not found.empty:
         rid = int(found["rid"][0])
-        delete_stored_run(graph, rid)
+        delete_stored_run(graph.runner, rid)
 
 
 # The stored links, read straight from the NeuronState.w_in arrays (not through cypher/query/).
@@ -161,3 +161,45 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     server = getattr(item, "funcargs", {}).get("neo4j_server")
     if report.failed and server is not None:
         report.sections.append(("Neo4j server log (tail)", server.logs()))
+
+
+# -- headless Chromium, for the Neo4j Browser and cntgraph view tests ------------------------------
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1400,1000",
+)
+
+
+def _require(what: str, ok: bool, missing: list[str]) -> None:
+    if not ok:
+        missing.append(what)
+
+
+@pytest.fixture(scope="session")
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Any]:
+    """Start headless Chromium through the system chromedriver (never a downloaded one)."""
+    missing: list[str] = []
+    _require(f"{CHROMIUM} (apt-get install chromium)", CHROMIUM.is_file(), missing)
+    _require(f"{CHROMEDRIVER} (apt-get install chromium-driver)", CHROMEDRIVER.is_file(), missing)
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        missing.append("the selenium package (pip install -e '.[dev]')")
+    if missing:
+        reason = "the browser tests need " + ", ".join(missing)
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    os.environ["SE_OFFLINE"] = "true"  # selenium-manager must never download a driver or a browser
+
+    def start() -> Any:
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(CHROMIUM)
+        for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+            options.add_argument(flag)
+        return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+
+    return start

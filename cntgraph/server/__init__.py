@@ -6,7 +6,13 @@ Example:
     True
 """
 
+from cntgraph.server.managed import (
+    USER,
+    ManagedServer,
+    ServerState,
+    ServerStatus,
+    default_home,
+)
 from cntgraph.server.maven import Distribution, install
-from cntgraph.server.managed import USER, ManagedServer, ServerState, ServerStatus, default_home
 
 __all__ = ["Distribution", "ManagedServer", "ServerState", "ServerStatus", "USER", "default_home", "install"]

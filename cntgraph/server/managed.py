@@ -26,10 +26,17 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from cntgraph.browser import post_connect_cmd
 from cntgraph.errors import ServerError
-from cntgraph.server.maven import ADMIN_CLASS, MAIN_CLASS, Distribution, distribution, install
+from cntgraph.home import default_home
+from cntgraph.server.maven import (
+    ADMIN_CLASS,
+    MAIN_CLASS,
+    Distribution,
+    distribution,
+    install,
+)
 from cntgraph.server.tools import find_java
+from cntgraph.store.browser import post_connect_cmd
 
 USER = "neo4j"
 DEFAULT_BOLT_PORT = 7687
@@ -60,15 +67,6 @@ JVM_FLAGS = (
     "-Dlog4j2.disable.jmx=true",
     "-Dfile.encoding=UTF-8",
 )
-
-
-def default_home() -> Path:
-    """``$CNTGRAPH_HOME``, else ``$XDG_CACHE_HOME/cntgraph``, else ``~/.cache/cntgraph``."""
-    explicit = os.environ.get("CNTGRAPH_HOME")
-    if explicit:
-        return Path(explicit).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "cntgraph"
 
 
 @dataclass(frozen=True)

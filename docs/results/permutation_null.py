@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from cntgraph.ensemble import analyse, run_ensemble
+from cntgraph.studies.ensemble import analyse, run_ensemble
 
 RUNS = {
     "mlp": {"size": 500, "epochs": 20, "bucket_width": 0.05, "seed": 0},

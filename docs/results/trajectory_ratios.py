@@ -8,7 +8,7 @@ init scale. Run: .venv/bin/python docs/results/trajectory_ratios.py  (about 1.5 
 
 from __future__ import annotations
 
-from cntgraph.ensemble import run_ensemble
+from cntgraph.studies.ensemble import run_ensemble
 
 if __name__ == "__main__":
     result = run_ensemble(size=500, epochs=20, bucket_width=0.05, seed=0, progress=False)

@@ -1,0 +1,126 @@
+"""The actual links of one weighted layer, as flat arrays, found by index arithmetic.
+
+Units are flat (C, H, W) indices of node layers l-1 (sources) and l (destinations). A Conv2d link
+exists only where the kernel lands inside the input (links into padding do not exist) and the
+input channel is in the output channel's group. Memory is O(number of candidate pairs enumerated
+from the smaller side), so restrict ``src_units``/``dst_units`` for big layers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from cntgraph.core.network import NodeLayer, Snapshot, Topology, WeightedLayer  # noqa: F401 - NodeLayer, Topology: the example
+from cntgraph.errors import ConfigurationError
+
+__all__ = ["layer_links"]
+
+Links = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def layer_links(
+    snapshot: Snapshot,
+    layer_index: int,
+    src_units: npt.ArrayLike | None = None,
+    dst_units: npt.ArrayLike | None = None,
+) -> Links:
+    """All links ``src -> dst`` of weighted layer ``layer_index`` (1..K) and their weights.
+
+    ``src_units`` (units of node layer l-1) and ``dst_units`` (units of node layer l) restrict
+    both ends; None means all units. Returns ``(src, dst, w)``: int64, int64, float64 arrays,
+    ordered by ``dst`` then ``src``. Summed per unit they give the strengths, minus biases.
+
+    Example (a 1 -> 1 channel 2x2 kernel on a 3x3 input with padding 1: the corner output
+    (0, 0) sees only input pixel (0, 0), through kernel entry (1, 1) = 4):
+        >>> conv = WeightedLayer(1, "conv", "conv2d", (1, 3, 3), (1, 4, 4), (1, 1), (1, 1), (1, 1), 1, False, (2, 2))
+        >>> topo = Topology((NodeLayer(0, "input", (1, 3, 3), 9), NodeLayer(1, "conv", (1, 4, 4), 16)), (conv,))
+        >>> snap = Snapshot(topo, weights=(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]),), biases=(None,))
+        >>> src, dst, w = layer_links(snap, 1, dst_units=[0, 1])
+        >>> src.tolist(), dst.tolist(), w.tolist()
+        ([0, 0, 1], [0, 1, 1], [4.0, 3.0, 4.0])
+    """
+    layers = snapshot.topology.layers
+    if not (isinstance(layer_index, (int, np.integer)) and 1 <= layer_index <= len(layers)):
+        raise ConfigurationError(
+            f"layer_index must be a weighted layer index 1..{len(layers)}, got {layer_index!r}"
+        )
+    layer = layers[layer_index - 1]
+    weight = snapshot.weights[layer_index - 1]
+    src = _units(src_units, math.prod(layer.in_shape), "src_units")
+    dst = _units(dst_units, math.prod(layer.out_shape), "dst_units")
+    if layer.kind == "linear":
+        return np.tile(src, dst.size), np.repeat(dst, src.size), weight[np.ix_(dst, src)].ravel()
+    return _conv2d_links(layer, weight, src, dst)
+
+
+def _units(units: npt.ArrayLike | None, size: int, name: str) -> np.ndarray:
+    """Sorted unique int64 units in 0..size-1 (all of them for None)."""
+    if units is None:
+        return np.arange(size, dtype=np.int64)
+    array = np.asarray(units)
+    if array.ndim != 1 or (array.size and not np.issubdtype(array.dtype, np.integer)):
+        raise ConfigurationError(f"{name} must be a 1-d array of int unit indices, got {array!r:.80}")
+    array = np.unique(array.astype(np.int64))
+    if array.size and (array[0] < 0 or array[-1] >= size):
+        raise ConfigurationError(f"{name} must lie in 0..{size - 1}, got {array[0]}..{array[-1]}")
+    return array
+
+
+def _conv2d_links(layer: WeightedLayer, weight: np.ndarray, src: np.ndarray, dst: np.ndarray) -> Links:
+    """Enumerate the links at whichever end has fewer candidates, keep those whose other end is wanted."""
+    per_dst = (layer.in_shape[0] // layer.groups) * math.prod(layer.kernel_size)
+    per_src = (layer.out_shape[0] // layer.groups) * math.prod(layer.kernel_size)
+    from_dst = dst.size * per_dst <= src.size * per_src
+    if from_dst:
+        link_src, link_dst, kernel_index = _links_into(layer, dst)
+        keep = _member(link_src, src, math.prod(layer.in_shape))
+    else:
+        link_src, link_dst, kernel_index = _links_out_of(layer, src)
+        keep = _member(link_dst, dst, math.prod(layer.out_shape))
+    link_src, link_dst, kernel_index = link_src[keep], link_dst[keep], kernel_index[keep]
+    if not from_dst:
+        order = np.lexsort((link_src, link_dst))
+        link_src, link_dst, kernel_index = link_src[order], link_dst[order], kernel_index[order]
+    return link_src, link_dst, weight.ravel()[kernel_index]
+
+
+def _links_into(layer: WeightedLayer, dst: np.ndarray) -> Links:
+    """(src, dst, flat kernel index) of every link into ``dst``, ordered by dst then src."""
+    (c_in, height, width), c_out_total = layer.in_shape, layer.out_shape[0]
+    c_in_group, c_out_group = c_in // layer.groups, c_out_total // layer.groups
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = layer.kernel_size, layer.stride, layer.padding, layer.dilation
+    c_out, y, x = (a[:, None] for a in np.unravel_index(dst, layer.out_shape))
+    offset = np.arange(c_in_group * kh * kw)[None, :]  # (channel in group, u, v), flat
+    channel, u, v = np.unravel_index(offset, (c_in_group, kh, kw))
+    row, col = y * sh - ph + u * dh, x * sw - pw + v * dw
+    inside = (row >= 0) & (row < height) & (col >= 0) & (col < width)
+    src = (((c_out // c_out_group) * c_in_group + channel) * height + row) * width + col
+    kernel_index = c_out * offset.size + offset
+    return src[inside], np.broadcast_to(dst[:, None], inside.shape)[inside], kernel_index[inside]
+
+
+def _links_out_of(layer: WeightedLayer, src: np.ndarray) -> Links:
+    """(src, dst, flat kernel index) of every link out of ``src``, unordered."""
+    c_in_group, c_out_group = layer.in_shape[0] // layer.groups, layer.out_shape[0] // layer.groups
+    _, out_height, out_width = layer.out_shape
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = layer.kernel_size, layer.stride, layer.padding, layer.dilation
+    c_in, p, q = (a[:, None] for a in np.unravel_index(src, layer.in_shape))
+    out_channel, u, v = np.unravel_index(np.arange(c_out_group * kh * kw)[None, :], (c_out_group, kh, kw))
+    row_steps, col_steps = p + ph - u * dh, q + pw - v * dw  # = y * stride, x * stride for a link
+    y, x = row_steps // sh, col_steps // sw
+    linked = (row_steps % sh == 0) & (col_steps % sw == 0)
+    linked &= (y >= 0) & (y < out_height) & (x >= 0) & (x < out_width)
+    c_out = (c_in // c_in_group) * c_out_group + out_channel
+    dst = (c_out * out_height + y) * out_width + x
+    kernel_index = ((c_out * c_in_group + c_in % c_in_group) * kh + u) * kw + v
+    return np.broadcast_to(src[:, None], linked.shape)[linked], dst[linked], kernel_index[linked]
+
+
+def _member(units: np.ndarray, wanted: np.ndarray, size: int) -> np.ndarray:
+    """Whether each of ``units`` is in ``wanted`` (units of a layer of ``size``), by table look-up."""
+    table = np.zeros(size, dtype=bool)
+    table[wanted] = True
+    return table[units]

@@ -1,0 +1,280 @@
+"""CNT metrics of a network's weights: node strength, layer fluctuation, link-weight distributions.
+
+Pure functions of a :class:`~cntgraph.core.network.Snapshot` (numpy only; for a PyTorch model,
+:mod:`cntgraph.model.metrics` traces and snapshots it first). Definitions follow
+``cnt-metrics.md``: signed sums in float64, units in flat (C, H, W) order, input units have
+``s_in = 1`` and last-layer units ``s_out = 1``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from cntgraph.checks import whole_number
+from cntgraph.core.network import Snapshot, WeightedLayer, dense_snapshot  # noqa: F401 - dense_snapshot: the examples
+from cntgraph.errors import ConfigurationError, MetricError
+
+__all__ = [
+    "Strengths",
+    "layer_strengths",
+    "node_strength",
+    "layer_fluctuation",
+    "link_weights",
+    "layer_parameters",
+    "parameter_table",
+    "summary_stats",
+    "histogram",
+    "fixed_bins",
+]
+
+Bins = int | npt.ArrayLike | None
+#: one weighted layer's parameters: (layer index 1..K, module path, weights then biases, flat float64)
+LayerParameters = tuple[int, str, np.ndarray]
+
+QUANTILES = {"q05": 0.05, "q25": 0.25, "q50": 0.50, "q75": 0.75, "q95": 0.95}
+
+
+class Strengths(NamedTuple):
+    """In- and out-strength of every unit of one node layer (flat float64 arrays)."""
+
+    s_in: np.ndarray
+    s_out: np.ndarray
+
+
+def layer_strengths(snapshot: Snapshot) -> list[Strengths]:
+    """``s_in`` and ``s_out`` of node layers 0..K, with the boundary convention.
+
+    Example (one Linear(2, 1): W = [[1, -3]], b = [0.5]):
+        >>> snap = dense_snapshot([[[1.0, -3.0]]], biases=[[0.5]])
+        >>> [(s.s_in.tolist(), s.s_out.tolist()) for s in layer_strengths(snap)]
+        [([1.0, 1.0], [1.0, -3.0]), ([-1.5], [1.0])]
+    """
+    nodes = snapshot.topology.node_layers
+    s_in = [np.ones(nodes[0].size)] + [np.empty(0)] * len(snapshot.topology.layers)
+    s_out = [np.empty(0)] * len(snapshot.topology.layers) + [np.ones(nodes[-1].size)]
+    for layer, weight, bias in zip(snapshot.topology.layers, snapshot.weights, snapshot.biases, strict=True):
+        s_in[layer.index], s_out[layer.index - 1] = _link_strengths(layer, weight, bias)
+    return [Strengths(i, o) for i, o in zip(s_in, s_out, strict=True)]
+
+
+def node_strength(snapshot: Snapshot) -> pd.DataFrame:
+    """One row per unit of every node layer: ``layer``, ``unit``, ``s_in``, ``s_out``, ``s``.
+
+    ``unit`` is the flat (C, H, W) index inside the layer; layer 0 is the input.
+
+    Example: W1 = [[1, 2], [3, 4]], b1 = [0.5, -0.5], W2 = [[1, -1]], b2 = [2]. Input units have
+    s_in = 1 and s_out = the column sums of W1 (4, 6); hidden units have s_in = row sums + bias
+    (3.5, 6.5) and s_out = the columns of W2 (1, -1); the output unit has s_in = 0 + 2 and s_out = 1.
+        >>> snap = dense_snapshot([[[1.0, 2.0], [3.0, 4.0]], [[1.0, -1.0]]], biases=[[0.5, -0.5], [2.0]])
+        >>> df = node_strength(snap)
+        >>> df[["layer", "unit"]].values.tolist()
+        [[0, 0], [0, 1], [1, 0], [1, 1], [2, 0]]
+        >>> df.s_out.tolist(), df.s.tolist()
+        ([4.0, 6.0, 1.0, -1.0, 1.0], [5.0, 7.0, 4.5, 5.5, 3.0])
+    """
+    strengths = layer_strengths(snapshot)
+    sizes = [len(s.s_in) for s in strengths]
+    s_in = np.concatenate([s.s_in for s in strengths])
+    s_out = np.concatenate([s.s_out for s in strengths])
+    return pd.DataFrame(
+        {
+            "layer": np.repeat(np.arange(len(sizes), dtype=np.int64), sizes),
+            "unit": np.concatenate([np.arange(n, dtype=np.int64) for n in sizes]),
+            "s_in": s_in,
+            "s_out": s_out,
+            "s": s_in + s_out,
+        }
+    )
+
+
+def layer_fluctuation(snapshot: Snapshot) -> pd.DataFrame:
+    """Population standard deviation (ddof=0) of node strength ``s`` in every node layer 0..K.
+
+    Example (one Linear(2, 1), W = [[1, -3]], b = [0.5]: s = (1 + 1, 1 - 3) and (-1.5 + 1)):
+        >>> snap = dense_snapshot([[[1.0, -3.0]]], biases=[[0.5]])
+        >>> layer_fluctuation(snap).values.tolist()
+        [[0.0, 2.0], [1.0, 0.0]]
+    """
+    strengths = layer_strengths(snapshot)
+    return pd.DataFrame(
+        {
+            "layer": np.arange(len(strengths), dtype=np.int64),
+            "fluctuation": [float(np.std(s.s_in + s.s_out)) for s in strengths],
+        }
+    )
+
+
+def link_weights(snapshot: Snapshot, bins: Bins = None) -> pd.DataFrame:
+    """Distribution of the link weights (all weights and biases) of every weighted layer 1..K.
+
+    Columns: ``layer``, ``path``, the `summary_stats` columns, ``hist_counts`` and ``hist_edges``
+    (arrays; see `histogram` for ``bins``; pass the same edges, e.g. from `fixed_bins`, at every
+    epoch of a run). Layers are in forward order.
+
+    Example (one Linear(2, 1), W = [[1, -3]], b = [0.5]: the values 1, -3 and 0.5):
+        >>> snap = dense_snapshot([[[1.0, -3.0]]], biases=[[0.5]])
+        >>> df = link_weights(snap, bins=fixed_bins(-4.0, 2.0, 3))
+        >>> df[["layer", "path", "count", "mean", "min", "max"]].values.tolist()
+        [[1, '0', 3, -0.5, -3.0, 1.0]]
+        >>> df.hist_counts[0].tolist()
+        [1, 0, 2]
+    """
+    return parameter_table(layer_parameters(snapshot), bins)
+
+
+def parameter_table(parameters: Sequence[LayerParameters], bins: Bins = None) -> pd.DataFrame:
+    """The rows of `link_weights` for any list of (layer index, path, flat parameters).
+
+    Example:
+        >>> parameter_table([(1, "fc", np.array([1.0, -1.0]))], bins=2)[["layer", "path", "mean"]].values.tolist()
+        [[1, 'fc', 0.0]]
+    """
+    rows = []
+    for index, path, values in parameters:
+        counts, edges = histogram(values, bins)
+        rows.append(
+            {
+                "layer": index,
+                "path": path,
+                **summary_stats(values),
+                "hist_counts": counts,
+                "hist_edges": edges,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def layer_parameters(snapshot: Snapshot) -> list[LayerParameters]:
+    """(layer index 1..K, path, all weights then biases as one flat float64 array) per weighted layer.
+
+    The multiset behind `link_weights`, in forward order.
+
+    Example:
+        >>> snap = dense_snapshot([[[1.0, -3.0]]], biases=[[0.5]])
+        >>> [(index, path, values.tolist()) for index, path, values in layer_parameters(snap)]
+        [(1, '0', [1.0, -3.0, 0.5])]
+    """
+    return [
+        (layer.index, layer.path, np.concatenate([weight.ravel(), bias if bias is not None else []]))
+        for layer, weight, bias in zip(
+            snapshot.topology.layers, snapshot.weights, snapshot.biases, strict=True
+        )
+    ]
+
+
+def summary_stats(values: npt.ArrayLike) -> dict[str, float]:
+    """``count``, ``mean``, ``std`` (ddof=0), ``min``, ``max`` and quantiles ``q05``..``q95``.
+
+    Example:
+        >>> stats = summary_stats([1.0, 2.0, 3.0, 4.0, 5.0])
+        >>> stats["count"], stats["mean"], stats["std"], stats["q05"], stats["q50"], stats["q95"]
+        (5, 3.0, 1.4142135623730951, 1.2, 3.0, 4.8)
+        >>> list(stats)
+        ['count', 'mean', 'std', 'min', 'max', 'q05', 'q25', 'q50', 'q75', 'q95']
+    """
+    array = np.asarray(values, dtype=np.float64).ravel()
+    if array.size == 0:
+        raise MetricError("summary_stats needs at least one value")
+    quantiles = np.quantile(array, list(QUANTILES.values()))
+    return {
+        "count": array.size,
+        "mean": float(array.mean()),
+        "std": float(array.std()),
+        "min": float(array.min()),
+        "max": float(array.max()),
+        **{name: float(q) for name, q in zip(QUANTILES, quantiles, strict=True)},
+    }
+
+
+def histogram(values: npt.ArrayLike, bins: Bins = None) -> tuple[np.ndarray, np.ndarray]:
+    """Counts (int64) and edges (float64) of ``values``.
+
+    ``bins`` is a number of equal-width bins over the values' own range (None: 10), or the bin
+    edges, strictly increasing. With fixed edges, values outside ``[edges[0], edges[-1]]`` are not
+    counted (``len(values) - counts.sum()`` of them).
+
+    Example:
+        >>> counts, edges = histogram([0.1, 0.2, 0.7, 3.0], fixed_bins(0.0, 1.0, 2))
+        >>> counts.tolist(), edges.tolist()
+        ([2, 1], [0.0, 0.5, 1.0])
+    """
+    counts, edges = np.histogram(np.asarray(values, dtype=np.float64), bins=_checked_bins(bins))
+    return counts.astype(np.int64), edges.astype(np.float64)
+
+
+def fixed_bins(lo: float, hi: float, n: int) -> np.ndarray:
+    """``n`` equal-width bins from ``lo`` to ``hi``, as ``n + 1`` edges to reuse for a whole run.
+
+    Example:
+        >>> fixed_bins(-1.0, 1.0, 4).tolist()
+        [-1.0, -0.5, 0.0, 0.5, 1.0]
+    """
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise ConfigurationError(f"fixed_bins needs finite lo < hi, got {lo}, {hi}")
+    whole_number("fixed_bins(n)", n)
+    return np.linspace(lo, hi, n + 1)
+
+
+def _checked_bins(bins: Bins) -> int | np.ndarray:
+    """``bins`` as np.histogram takes it: a positive number of bins, or finite increasing edges."""
+    if bins is None:
+        return 10
+    if isinstance(bins, (int, np.integer)):
+        return whole_number("the number of bins", bins)
+    edges = np.asarray(bins, dtype=np.float64)
+    if edges.ndim != 1 or edges.size < 2 or not (np.isfinite(edges).all() and np.all(np.diff(edges) > 0)):
+        raise ConfigurationError(f"bin edges must be finite and strictly increasing, got {edges!r:.80}")
+    return edges
+
+
+def _link_strengths(layer: WeightedLayer, weight: np.ndarray, bias: np.ndarray | None) -> Strengths:
+    """``s_in`` of node layer l and ``s_out`` of node layer l-1 from weighted layer l's links."""
+    if layer.kind == "linear":
+        s_in = weight.sum(axis=1)
+        return Strengths(s_in if bias is None else s_in + bias, weight.sum(axis=0))
+    return _conv2d_strengths(layer, weight, bias)
+
+
+def _conv2d_strengths(layer: WeightedLayer, weight: np.ndarray, bias: np.ndarray | None) -> Strengths:
+    """Exact conv strengths, links into padding excluded, by separable sums in numpy.
+
+    A link (c_in, p, q) -> (c_out, y, x) through kernel tap (u, v) exists when the channels share a
+    group, p = y*s - pad + u*d is a row of the input, and q likewise a column. The row and the
+    column conditions are independent, so with ``K_in`` the kernel summed over input channels,
+    ``s_in[c_out, y, x] = b + sum_uv rows[y, u] K_in[c_out, u, v] cols[x, v]``, and ``s_out`` the
+    same with ``K_out`` summed over each group's output channels. These are the sums of the spec's
+    ``conv2d``/``conv_transpose2d`` of ones, in O(C H W k) single-threaded work, which does not
+    compete with a training process for torch's threads.
+    """
+    (c_in, height, width), (c_out, out_height, out_width) = layer.in_shape, layer.out_shape
+    kernel_hw = weight.shape[2:]
+    k_in = weight.sum(axis=1)  # (C_out, kh, kw)
+    k_out = weight.reshape(layer.groups, c_out // layer.groups, -1, *kernel_hw).sum(axis=1)
+    k_out = k_out.reshape(c_in, *kernel_hw)  # (C_in, kh, kw)
+    rows_into, rows_out_of = _axis_taps(height, out_height, layer, axis=0)
+    cols_into, cols_out_of = _axis_taps(width, out_width, layer, axis=1)
+    s_in = np.einsum("cyv,xv->cyx", np.einsum("yu,cuv->cyv", rows_into, k_in), cols_into)
+    if bias is not None:
+        s_in += bias[:, None, None]
+    s_out = np.einsum("cpv,qv->cpq", np.einsum("pu,cuv->cpv", rows_out_of, k_out), cols_out_of)
+    return Strengths(s_in.reshape(-1), s_out.reshape(-1))
+
+
+def _axis_taps(n_in: int, n_out: int, layer: WeightedLayer, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Along one axis, 1.0 where kernel tap u links an output and an input position, else 0.0.
+
+    Returns ``into[o, u]`` (output position o reaches an input position through tap u) and
+    ``out_of[i, u]`` (input position i reaches some output position through tap u).
+    """
+    stride, pad, dilation = layer.stride[axis], layer.padding[axis], layer.dilation[axis]
+    out_pos, tap = np.ogrid[:n_out, : layer.kernel_size[axis]]
+    in_pos = out_pos * stride - pad + tap * dilation
+    inside = (in_pos >= 0) & (in_pos < n_in)
+    out_of = np.zeros((n_in, layer.kernel_size[axis]))
+    out_of[in_pos[inside], np.broadcast_to(tap, inside.shape)[inside]] = 1.0
+    return inside.astype(np.float64), out_of

@@ -1,0 +1,161 @@
+"""The network as CNT reads it, as plain data: node layers, weighted layers, and a weight snapshot.
+
+These types hold no tensors and import no torch: the PyTorch side (:mod:`cntgraph.model`) builds
+them from a model, and every metric of the core (:mod:`cntgraph.core.metrics`) reads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from cntgraph.errors import MetricError
+
+__all__ = ["NodeLayer", "WeightedLayer", "Topology", "Snapshot", "dense_snapshot", "require_finite", "weight_shape"]
+
+
+@dataclass(frozen=True)
+class NodeLayer:
+    """One layer of neurons: index 0 is the input, index l the output of weighted layer l.
+
+    ``name`` is ``"input"`` for layer 0 and the weighted layer's dotted module path otherwise;
+    ``shape`` is per sample, (C, H, W) for images; ``size`` is the number of units.
+    """
+
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    size: int
+
+
+@dataclass(frozen=True)
+class WeightedLayer:
+    """The l-th weighted layer: links from node layer l-1 (``in_shape``) to node layer l.
+
+    For ``"conv2d"``, ``stride``, ``padding``, ``dilation`` and ``kernel_size`` are per axis
+    (height, width); ``padding`` is the zero padding before the first row/column (``padding="same"``
+    with an even receptive field pads one more after, which ``out_shape`` accounts for). For
+    ``"linear"`` they are empty tuples and ``groups`` is 1.
+    """
+
+    index: int
+    path: str
+    kind: Literal["linear", "conv2d"]
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+    dilation: tuple[int, ...]
+    groups: int
+    has_bias: bool
+    kernel_size: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Topology:
+    """The node layers 0..K and the weighted layers 1..K of a model, in forward order."""
+
+    node_layers: tuple[NodeLayer, ...]
+    layers: tuple[WeightedLayer, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """Weights and biases (None where a layer has no bias) of every weighted layer, in order.
+
+    ``weights[l - 1]`` belongs to ``topology.layers[l - 1]`` in torch layout: (out, in) for
+    Linear, (C_out, C_in / groups, kh, kw) for Conv2d.
+    """
+
+    topology: Topology
+    weights: tuple[np.ndarray, ...]
+    biases: tuple[np.ndarray | None, ...]
+
+    def __post_init__(self) -> None:
+        layers = self.topology.layers
+        if not len(layers) == len(self.weights) == len(self.biases):
+            raise MetricError(
+                f"a snapshot needs one weight and one bias entry per layer: {len(layers)} layers, "
+                f"{len(self.weights)} weights, {len(self.biases)} biases"
+            )
+        for layer, weight, bias in zip(layers, self.weights, self.biases, strict=True):
+            _check_array(layer, "weight", weight, weight_shape(layer))
+            if layer.has_bias != (bias is not None):
+                raise MetricError(f"layer {layer.path!r}: has_bias is {layer.has_bias} but bias is {bias!r}")
+            if bias is not None:
+                _check_array(layer, "bias", bias, (weight.shape[0],))
+
+
+def dense_snapshot(weights: Sequence[npt.ArrayLike], biases: Sequence[npt.ArrayLike | None] | None = None) -> Snapshot:
+    """A snapshot of a chain of fully connected layers given as weight matrices, without torch.
+
+    ``weights[l]`` is layer l+1's (out, in) matrix (PyTorch's layout: row i holds the weights into
+    unit i); ``biases[l]`` its bias vector or None (default: no biases). Layers are named
+    ``"0"``, ``"1"``, ...; the input is node layer 0. Weights from any framework can be read this
+    way (transpose Keras/JAX kernels, which are (in, out)).
+
+    Example:
+        >>> snap = dense_snapshot([[[1.0, -3.0]]], biases=[[0.5]])
+        >>> [node.size for node in snap.topology.node_layers], snap.weights[0].tolist()
+        ([2, 1], [[1.0, -3.0]])
+    """
+    matrices = [_float64(w) for w in weights]
+    vectors = [None if b is None else _float64(b) for b in (biases if biases is not None else [None] * len(matrices))]
+    if not matrices or len(vectors) != len(matrices):
+        raise MetricError(f"dense_snapshot needs at least one weight matrix and one bias entry per matrix, got "
+                          f"{len(matrices)} and {len(vectors)}")
+    sizes = [matrices[0].shape[1] if matrices[0].ndim == 2 else 0] + [w.shape[0] for w in matrices]
+    nodes = tuple(NodeLayer(i, "input" if i == 0 else str(i - 1), (size,), size) for i, size in enumerate(sizes))
+    layers = tuple(
+        WeightedLayer(i + 1, str(i), "linear", (sizes[i],), (sizes[i + 1],), (), (), (), 1, b is not None, ())
+        for i, b in enumerate(vectors)
+    )
+    return Snapshot(Topology(nodes, layers), tuple(matrices), tuple(vectors))
+
+
+def _float64(values: npt.ArrayLike) -> np.ndarray:
+    array = np.ascontiguousarray(values, dtype=np.float64)
+    array.flags.writeable = False
+    return array
+
+
+def require_finite(path: str, values: np.ndarray) -> None:
+    """Raise `MetricError` naming the layer ``path`` if ``values`` holds a NaN or an infinity.
+
+    Example:
+        >>> require_finite("fc1", np.array([1.0, np.nan]))
+        Traceback (most recent call last):
+        ...
+        cntgraph.errors.MetricError: layer 'fc1' has non-finite parameters (1 of 2 values)
+    """
+    finite = np.isfinite(values)
+    if not finite.all():
+        bad = finite.size - np.count_nonzero(finite)
+        raise MetricError(f"layer {path!r} has non-finite parameters ({bad} of {finite.size} values)")
+
+
+def weight_shape(layer: WeightedLayer) -> tuple[int, ...]:
+    """The torch shape of ``layer``'s weight: (out, in) or (C_out, C_in / groups, kh, kw).
+
+    Example:
+        >>> conv = WeightedLayer(1, "conv", "conv2d", (4, 5, 5), (6, 3, 4), (1, 1), (0, 0), (1, 1), 2, True, (3, 2))
+        >>> weight_shape(conv)
+        (6, 2, 3, 2)
+    """
+    if layer.kind == "linear":
+        return (layer.out_shape[0], layer.in_shape[0])
+    return (layer.out_shape[0], layer.in_shape[0] // layer.groups, *layer.kernel_size)
+
+
+def _check_array(layer: WeightedLayer, what: str, array: np.ndarray, shape: tuple[int, ...]) -> None:
+    if not (isinstance(array, np.ndarray) and array.dtype == np.float64 and array.shape == shape):
+        raise MetricError(
+            f"layer {layer.path!r}: {what} must be a float64 array of shape {shape}, got {array!r:.80}"
+        )
+    if not array.flags.c_contiguous:
+        raise MetricError(f"layer {layer.path!r}: {what} must be C-contiguous")
+    require_finite(layer.path, array)

@@ -1,0 +1,109 @@
+"""Which neurons of each node layer a run stores: drawn once, at the first capture, then kept.
+
+Keeping the same units for every epoch gives each stored link a continuous history. Stored links
+are all links between sampled units of consecutive node layers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from cntgraph.checks import whole_number
+from cntgraph.errors import ConfigurationError
+
+
+class Sampler(Protocol):
+    """Chooses the units of one node layer: sorted, unique int64 flat indices."""
+
+    def choose(self, layer: int, strength: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Full:
+    """Every unit.
+
+    Example:
+        >>> Full().choose(0, np.zeros(3)).tolist()
+        [0, 1, 2]
+    """
+
+    def choose(self, layer: int, strength: np.ndarray) -> np.ndarray:
+        return np.arange(strength.size, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """``k`` units drawn uniformly without replacement (all when a layer has fewer), reproducibly.
+
+    Example:
+        >>> Uniform(2, seed=1).choose(0, np.zeros(10)).tolist() == Uniform(2, seed=1).choose(0, np.zeros(10)).tolist()
+        True
+    """
+
+    k: int
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        whole_number("Uniform(k)", self.k)
+
+    def choose(self, layer: int, strength: np.ndarray) -> np.ndarray:
+        if strength.size <= self.k:
+            return np.arange(strength.size, dtype=np.int64)
+        generator = np.random.default_rng([self.seed, layer])
+        return np.sort(generator.choice(strength.size, size=self.k, replace=False)).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class TopStrength:
+    """The ``k`` units of largest absolute node strength ``|s|`` at the first capture.
+
+    Example:
+        >>> TopStrength(2).choose(1, np.array([0.5, -3.0, 1.0, 2.0])).tolist()
+        [1, 3]
+    """
+
+    k: int
+
+    def __post_init__(self) -> None:
+        whole_number("TopStrength(k)", self.k)
+
+    def choose(self, layer: int, strength: np.ndarray) -> np.ndarray:
+        if strength.size <= self.k:
+            return np.arange(strength.size, dtype=np.int64)
+        strongest = np.argsort(-np.abs(strength), kind="stable")[: self.k]
+        return np.sort(strongest).astype(np.int64)
+
+
+def draw(
+    strengths: Sequence[np.ndarray],
+    names: Sequence[str],
+    sample: Sampler,
+    per_layer: Mapping[int | str, Sampler] | None = None,
+) -> list[np.ndarray]:
+    """The units of every node layer: ``per_layer[index or name]`` where given, else ``sample``.
+
+    ``strengths`` holds the node strength ``s`` of every unit of each node layer and ``names``
+    the layers' names ("input", then module paths).
+
+    Example:
+        >>> s = [np.zeros(4), np.arange(3.0)]
+        >>> [u.tolist() for u in draw(s, ["input", "fc"], TopStrength(1), {"input": Full()})]
+        [[0, 1, 2, 3], [2]]
+    """
+    overrides = dict(per_layer or {})
+    chosen = []
+    for index, (strength, name) in enumerate(zip(strengths, names, strict=True)):
+        sampler = overrides.pop(index, None) or overrides.pop(name, None) or sample
+        chosen.append(sampler.choose(index, strength))
+    if overrides:
+        raise ConfigurationError(
+            f"per-layer samples name unknown layers {sorted(map(str, overrides))}; node layers are "
+            + ", ".join(f"{i} ({n})" for i, n in enumerate(names))
+        )
+    return chosen
+
+

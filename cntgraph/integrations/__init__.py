@@ -1,1 +1,0 @@
-"""Callbacks that record training runs of frameworks (each imports its framework lazily)."""

@@ -1,0 +1,121 @@
+"""CNT metrics of a PyTorch model: trace and snapshot it, then compute with :mod:`cntgraph.core.metrics`.
+
+Each function takes a model (with ``input_shape``, per sample) or a
+:class:`~cntgraph.core.network.Snapshot`, and returns what the core function of the same name
+returns. These are ``cntgraph.node_strength``, ``cntgraph.layer_fluctuation`` and
+``cntgraph.link_weights``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from torch import nn
+
+from cntgraph.core import metrics
+from cntgraph.core.metrics import Bins, LayerParameters, fixed_bins  # noqa: F401 - fixed_bins: the examples
+from cntgraph.core.network import Snapshot, require_finite
+from cntgraph.errors import ConfigurationError
+from cntgraph.model.snapshot import take_snapshot, to_float64
+from cntgraph.model.tracing import trace, weighted_modules
+
+__all__ = [
+    "as_snapshot",
+    "node_strength",
+    "layer_fluctuation",
+    "link_weights",
+    "layer_parameters",
+]
+
+ModelOrSnapshot = nn.Module | Snapshot
+
+
+def as_snapshot(model_or_snapshot: ModelOrSnapshot, input_shape: Sequence[int] | None = None) -> Snapshot:
+    """``model_or_snapshot`` as a snapshot: a model is traced on ``input_shape`` and its weights copied.
+
+    Example:
+        >>> snap = as_snapshot(nn.Sequential(nn.Linear(3, 2), nn.Tanh(), nn.Linear(2, 1)), (3,))
+        >>> [node.size for node in snap.topology.node_layers]
+        [3, 2, 1]
+    """
+    if isinstance(model_or_snapshot, Snapshot):
+        known = model_or_snapshot.topology.node_layers[0].shape
+        if input_shape is not None and tuple(input_shape) != known:
+            raise ConfigurationError(f"input_shape {tuple(input_shape)} differs from the snapshot's {known}")
+        return model_or_snapshot
+    if input_shape is None:
+        raise ConfigurationError("input_shape (per sample, e.g. (1, 28, 28)) is needed to read a model")
+    return take_snapshot(model_or_snapshot, trace(model_or_snapshot, input_shape))
+
+
+def node_strength(model_or_snapshot: ModelOrSnapshot, input_shape: Sequence[int] | None = None) -> pd.DataFrame:
+    """One row per unit of every node layer: ``layer``, ``unit``, ``s_in``, ``s_out``, ``s``.
+
+    See :func:`cntgraph.core.metrics.node_strength`; a model needs ``input_shape`` (per sample).
+
+    Example:
+        >>> net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8, 3))
+        >>> node_strength(net, input_shape=(1, 4, 4)).groupby("layer").size().tolist()
+        [16, 8, 3]
+    """
+    return metrics.node_strength(as_snapshot(model_or_snapshot, input_shape))
+
+
+def layer_fluctuation(model_or_snapshot: ModelOrSnapshot, input_shape: Sequence[int] | None = None) -> pd.DataFrame:
+    """Population standard deviation (ddof=0) of node strength ``s`` in every node layer 0..K.
+
+    See :func:`cntgraph.core.metrics.layer_fluctuation`.
+
+    Example:
+        >>> net = nn.Linear(2, 1)
+        >>> _ = nn.init.constant_(net.weight, 1.0), nn.init.zeros_(net.bias)
+        >>> layer_fluctuation(net, input_shape=(2,))["fluctuation"].tolist()
+        [0.0, 0.0]
+    """
+    return metrics.layer_fluctuation(as_snapshot(model_or_snapshot, input_shape))
+
+
+def link_weights(
+    model_or_snapshot: ModelOrSnapshot, bins: Bins = None, input_shape: Sequence[int] | None = None
+) -> pd.DataFrame:
+    """Distribution of the link weights (all weights and biases) of every weighted layer 1..K.
+
+    See :func:`cntgraph.core.metrics.link_weights`. A snapshot, or a model with ``input_shape``,
+    numbers layers in forward order. A model without ``input_shape`` is not run: its
+    Linear/Conv2d modules are numbered in registration order, which is the forward order for
+    ``nn.Sequential`` and for modules that define their layers in the order they call them.
+
+    Example:
+        >>> net = nn.Sequential(nn.Linear(3, 2), nn.Tanh(), nn.Linear(2, 1))
+        >>> link_weights(net, bins=fixed_bins(-1, 1, 4))[["layer", "path", "count"]].values.tolist()
+        [[1, '0', 8], [2, '2', 3]]
+    """
+    return metrics.parameter_table(layer_parameters(model_or_snapshot, input_shape), bins)
+
+
+def layer_parameters(
+    model_or_snapshot: ModelOrSnapshot, input_shape: Sequence[int] | None = None
+) -> list[LayerParameters]:
+    """(layer index 1..K, path, all weights then biases as one flat float64 array) per weighted layer.
+
+    Layer order as in `link_weights`: forward order for a snapshot or a model with
+    ``input_shape``, registration order for a model without.
+
+    Example:
+        >>> [(index, path, values.size) for index, path, values in layer_parameters(nn.Linear(2, 1))]
+        [(1, '', 3)]
+    """
+    if isinstance(model_or_snapshot, nn.Module) and input_shape is None:
+        return [
+            (index, path, _finite_parameters(path, module))
+            for index, (path, module) in enumerate(weighted_modules(model_or_snapshot), start=1)
+        ]
+    return metrics.layer_parameters(as_snapshot(model_or_snapshot, input_shape))
+
+
+def _finite_parameters(path: str, module: nn.Linear | nn.Conv2d) -> np.ndarray:
+    values = np.concatenate([to_float64(p).ravel() for p in (module.weight, module.bias) if p is not None])
+    require_finite(path, values)
+    return values

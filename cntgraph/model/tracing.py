@@ -1,0 +1,311 @@
+"""Read a PyTorch model as a layered neuron graph (a :class:`~cntgraph.core.network.Topology`).
+
+`trace` runs one forward pass on a zero batch of one sample and watches it with hooks. It accepts
+a simple chain of ``nn.Linear`` and ``nn.Conv2d`` layers joined by parameter-free wiring
+(elementwise activations, dropout, identity, flatten/view/reshape), in ``nn.Sequential`` or in
+nested custom modules, and raises `TopologyError` for anything else.
+
+Wiring rules:
+
+- Elementwise modules and the matching functional calls (``F.relu``, ``x.tanh()``...) are wiring.
+  A stateless elementwise module may be called more than once (a shared ``self.act``); a weighted
+  layer may not (shared weights are not a layered graph).
+- ``nn.Flatten`` and ``view``/``reshape``/``flatten``/``squeeze``/``unsqueeze``/``contiguous``
+  keep the batch dimension and the flat (C, H, W) order of units, so they are wiring too.
+- ``nn.Softmax``/``nn.LogSoftmax`` (and ``F.softmax``/``F.log_softmax``) are not elementwise; they
+  are accepted only as the very last step, as output wiring that adds no layer.
+- Everything else computed on the data between layers (``torch.cat``, ``x + y``, pooling,
+  indexing, ``x * 2``...) and every other module (pooling, normalisation, embeddings, RNNs,
+  attention, ``nn.Unflatten``...) raises `TopologyError`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_leaves
+
+from cntgraph.core.network import NodeLayer, Topology, WeightedLayer
+from cntgraph.errors import TopologyError
+
+__all__ = ["trace", "weighted_modules"]
+
+_WEIGHTED = (nn.Linear, nn.Conv2d)
+_ELEMENTWISE = (
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
+    nn.Tanh, nn.Sigmoid, nn.Hardtanh, nn.Hardsigmoid, nn.Hardswish, nn.Softplus, nn.Softsign,
+    nn.Tanhshrink, nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d,
+    nn.AlphaDropout, nn.FeatureAlphaDropout,
+)  # fmt: skip
+_OUTPUT = (nn.Softmax, nn.LogSoftmax)
+_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)  # containers even when empty
+_SUPPORTED = (*_WEIGHTED, nn.Flatten, *_ELEMENTWISE, *_OUTPUT)
+
+_ELEMENTWISE_FUNCTIONS = frozenset(
+    "relu relu_ relu6 leaky_relu leaky_relu_ elu elu_ selu selu_ celu celu_ gelu silu mish "
+    "tanh tanh_ sigmoid sigmoid_ hardtanh hardtanh_ hardsigmoid hardswish softplus softsign "
+    "tanhshrink dropout dropout_ alpha_dropout feature_alpha_dropout dropout1d dropout2d "
+    "dropout3d".split()
+)
+_RESHAPE_FUNCTIONS = frozenset("view reshape flatten squeeze unsqueeze contiguous".split())
+_OUTPUT_FUNCTIONS = frozenset({"softmax", "log_softmax"})
+_SAME_SHAPE_FUNCTIONS = _ELEMENTWISE_FUNCTIONS | _OUTPUT_FUNCTIONS
+
+_SUPPORTED_TEXT = (
+    "cntgraph supports a simple chain of nn.Linear and nn.Conv2d (padding_mode='zeros') joined by "
+    "parameter-free elementwise modules, Dropout, Identity and Flatten, with Softmax/LogSoftmax "
+    "only as the last step"
+)
+
+
+
+def trace(model: nn.Module, input_shape: Sequence[int]) -> Topology:
+    """Read ``model`` as a layered graph by one forward pass on a zero batch of one sample.
+
+    ``input_shape`` is per sample, e.g. ``(1, 28, 28)`` or ``(784,)``. The model is put in eval
+    mode and run under ``torch.no_grad()``; every module's training flag is restored afterwards.
+    Raises `TopologyError` naming the module or torch function that breaks the rules above, or
+    where the forward pass failed if ``input_shape`` does not fit.
+
+    Example:
+        >>> net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 10))
+        >>> topo = trace(net, (1, 6, 6))
+        >>> [(n.index, n.name, n.shape) for n in topo.node_layers]
+        [(0, 'input', (1, 6, 6)), (1, '0', (4, 4, 4)), (2, '3', (10,))]
+        >>> topo.layers[0].kind, topo.layers[0].padding, topo.layers[1].in_shape
+        ('conv2d', (0, 0), (64,))
+    """
+    shape = _checked_input_shape(input_shape)
+    modules = _checked_modules(model)
+    sample = torch.zeros((1, *shape), **_input_dtype_and_device(model))
+    probe = _ChainProbe(modules, sample)
+    with _eval_mode(model), torch.no_grad(), _hooks(probe, modules), probe:
+        try:
+            output = model(sample)
+        except RuntimeError as error:
+            raise TopologyError(
+                f"input_shape {shape} does not fit the model: forward failed {probe.where()}: {error}"
+            ) from error
+    return probe.topology(shape, output)
+
+
+def weighted_modules(model: nn.Module) -> list[tuple[str, nn.Linear | nn.Conv2d]]:
+    """The (dotted path, module) of every Linear/Conv2d in registration order, without a forward.
+
+    Checks module types only (not the forward wiring, which needs `trace`); raises
+    `TopologyError` for an unsupported module. Registration order equals forward order for
+    ``nn.Sequential`` and for custom modules that call their layers in the order they define them.
+
+    Example:
+        >>> net = nn.Sequential(nn.Linear(3, 2), nn.Tanh(), nn.Linear(2, 1))
+        >>> [path for path, _ in weighted_modules(net)]
+        ['0', '2']
+    """
+    return [(path, m) for path, m in _checked_modules(model).items() if isinstance(m, _WEIGHTED)]
+
+
+def _checked_input_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
+    shape = tuple(input_shape)
+    if not shape or not all(isinstance(n, int) and n > 0 for n in shape):
+        raise TopologyError(f"input_shape must be a non-empty sequence of positive ints, got {input_shape!r}")
+    return shape
+
+
+def _checked_modules(model: nn.Module) -> dict[str, nn.Module]:
+    """Every leaf module by dotted path, after checking that each one is supported."""
+    leaves: dict[str, nn.Module] = {}
+    for path, module in model.named_modules():
+        has_children = isinstance(module, _CONTAINERS) or next(module.children(), None) is not None
+        if has_children and any(p is not None for p in module._parameters.values()):
+            raise _unsupported(path, module, "has its own parameters")
+        if has_children:
+            continue
+        if not isinstance(module, _SUPPORTED):
+            raise _unsupported(path, module, "is not supported")
+        if isinstance(module, nn.Conv2d) and module.padding_mode != "zeros":
+            raise _unsupported(path, module, f"has padding_mode={module.padding_mode!r}")
+        leaves[path] = module
+    return leaves
+
+
+def _unsupported(path: str, module: nn.Module, what: str) -> TopologyError:
+    return TopologyError(f"module {_name(path)} ({type(module).__name__}) {what}: {_SUPPORTED_TEXT}")
+
+
+def _name(path: str) -> str:
+    return repr(path) if path else "<root>"
+
+
+def _input_dtype_and_device(model: nn.Module) -> dict[str, Any]:
+    param = next(model.parameters(), None)
+    if param is None or not param.is_floating_point():
+        return {}
+    return {"dtype": param.dtype, "device": param.device}
+
+
+@contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[None]:
+    modes = {module: module.training for module in model.modules()}
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, training in modes.items():
+            module.training = training
+
+
+@contextmanager
+def _hooks(probe: _ChainProbe, modules: dict[str, nn.Module]) -> Iterator[None]:
+    handles = []
+    try:
+        for path, module in modules.items():
+            handles.append(module.register_forward_pre_hook(probe.pre_hook(path)))
+            handles.append(module.register_forward_hook(probe.post_hook(path)))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+class _ChainProbe(TorchFunctionMode):
+    """Follows the one tensor that flows through the chain and records the weighted layers.
+
+    Leaf modules report through forward hooks; torch functions called between them (in custom
+    ``forward`` code) report through this torch-function mode. Calls inside a leaf are its own.
+    """
+
+    def __init__(self, modules: dict[str, nn.Module], sample: torch.Tensor) -> None:
+        super().__init__()
+        self.modules = modules
+        self.current = sample  # the tensor the next step must consume
+        self.running: str | None = None  # the leaf module whose forward is running
+        self.last_step = "the model input"
+        self.final_step: str | None = None  # set by a Softmax/LogSoftmax: nothing may follow
+        self.layers: list[WeightedLayer] = []
+
+    def where(self) -> str:
+        return f"in {self.running}" if self.running is not None else f"after {self.last_step}"
+
+    def pre_hook(self, path: str) -> Callable[[nn.Module, tuple[Any, ...]], None]:
+        def hook(module: nn.Module, args: tuple[Any, ...]) -> None:
+            step = f"module {_name(path)} ({type(module).__name__})"
+            self._check_consumes(step, tree_leaves(args))
+            if isinstance(module, _WEIGHTED) and any(layer.path == path for layer in self.layers):
+                raise TopologyError(
+                    f"{step} is called twice; shared weights are not supported: {_SUPPORTED_TEXT}"
+                )
+            self.running = step
+
+        return hook
+
+    def post_hook(self, path: str) -> Callable[[nn.Module, tuple[Any, ...], Any], None]:
+        def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+            step = f"module {_name(path)} ({type(module).__name__})"
+            self.running = None
+            if isinstance(module, _WEIGHTED):
+                self.layers.append(_weighted_layer(len(self.layers) + 1, path, module, args[0], output))
+            elif isinstance(module, nn.Flatten):
+                _check_batch_kept(step, output)
+            self._advance(step, output, final=isinstance(module, _OUTPUT))
+
+        return hook
+
+    def __torch_function__(
+        self, func: Callable[..., Any], types: Any, args: tuple = (), kwargs: dict | None = None
+    ) -> Any:
+        output = func(*args, **(kwargs or {}))
+        if self.running is not None or not isinstance(output, torch.Tensor):
+            return output
+        name = getattr(func, "__name__", repr(func))
+        step = f"torch function {name!r}"
+        self._check_consumes(step, tree_leaves((args, kwargs)))
+        inputs_shape = self.current.shape  # the one input, as just checked
+        if name in _RESHAPE_FUNCTIONS:
+            _check_batch_kept(step, output)
+        elif name not in _SAME_SHAPE_FUNCTIONS or output.shape != inputs_shape:
+            raise TopologyError(
+                f"{step} after {self.last_step} is not wiring cntgraph can read: {_SUPPORTED_TEXT}"
+            )
+        self._advance(step, output, final=name in _OUTPUT_FUNCTIONS)
+        return output
+
+    def _check_consumes(self, step: str, inputs: list[Any]) -> None:
+        if self.final_step is not None:
+            raise TopologyError(f"{step} comes after {self.final_step}: {_SUPPORTED_TEXT}")
+        tensors = [t for t in inputs if isinstance(t, torch.Tensor)]
+        if len(tensors) != 1 or tensors[0] is not self.current:
+            raise TopologyError(
+                f"the input of {step} is not just the output of {self.last_step}; "
+                f"the model is not a simple chain: {_SUPPORTED_TEXT}"
+            )
+
+    def _advance(self, step: str, output: Any, final: bool) -> None:
+        if not isinstance(output, torch.Tensor):
+            raise TopologyError(f"{step} does not return a single tensor: {_SUPPORTED_TEXT}")
+        self.current = output
+        self.last_step = step
+        if final:
+            self.final_step = step
+
+    def topology(self, input_shape: tuple[int, ...], output: Any) -> Topology:
+        if output is not self.current:
+            raise TopologyError(
+                f"the model's output is not the output of {self.last_step}: {_SUPPORTED_TEXT}"
+            )
+        called = {layer.path for layer in self.layers}
+        unused = [p for p, m in self.modules.items() if isinstance(m, _WEIGHTED) and p not in called]
+        if unused:
+            raise TopologyError(f"weighted modules {unused} are never called in forward: {_SUPPORTED_TEXT}")
+        if not self.layers:
+            raise TopologyError(f"the model has no nn.Linear or nn.Conv2d layer: {_SUPPORTED_TEXT}")
+        inputs = NodeLayer(0, "input", input_shape, math.prod(input_shape))
+        outputs = [NodeLayer(w.index, w.path, w.out_shape, math.prod(w.out_shape)) for w in self.layers]
+        return Topology(node_layers=(inputs, *outputs), layers=tuple(self.layers))
+
+
+def _check_batch_kept(step: str, output: torch.Tensor) -> None:
+    if output.dim() < 2 or output.shape[0] != 1:
+        raise TopologyError(
+            f"{step} does not keep the batch dimension (shape {tuple(output.shape)} for a batch of 1)"
+        )
+
+
+def _weighted_layer(
+    index: int, path: str, module: nn.Linear | nn.Conv2d, data: torch.Tensor, output: torch.Tensor
+) -> WeightedLayer:
+    in_shape, out_shape = tuple(data.shape[1:]), tuple(output.shape[1:])
+    expected_dim = 2 if isinstance(module, nn.Linear) else 4
+    if data.dim() != expected_dim:
+        raise TopologyError(
+            f"module {_name(path)} ({type(module).__name__}) gets input of shape {tuple(data.shape)}; "
+            f"it must be (batch, {'features' if expected_dim == 2 else 'C, H, W'}), e.g. add nn.Flatten"
+        )
+    has_bias = module.bias is not None
+    if isinstance(module, nn.Linear):
+        return WeightedLayer(index, path, "linear", in_shape, out_shape, (), (), (), 1, has_bias, ())
+    return WeightedLayer(
+        index, path, "conv2d", in_shape, out_shape,
+        stride=tuple(module.stride),
+        padding=_padding_before(module),
+        dilation=tuple(module.dilation),
+        groups=module.groups,
+        has_bias=has_bias,
+        kernel_size=tuple(module.kernel_size),
+    )  # fmt: skip
+
+
+def _padding_before(module: nn.Conv2d) -> tuple[int, ...]:
+    """Zero rows/columns torch adds before the input, per axis (torch's rule for 'same')."""
+    padding = module.padding
+    if padding == "valid":
+        return (0, 0)
+    if padding == "same":
+        return tuple(d * (k - 1) // 2 for d, k in zip(module.dilation, module.kernel_size, strict=True))
+    assert isinstance(padding, tuple)  # torch turns int padding into a tuple
+    return padding

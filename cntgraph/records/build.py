@@ -1,0 +1,141 @@
+"""Build the records of one epoch from a snapshot: the run's layout (sample, bins), then its columns.
+
+The metrics are exact, computed from the full weights whatever the sample: strengths of every
+unit, fluctuation and summaries over all units; only the stored neurons and links are sampled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cntgraph.core.links import layer_links
+from cntgraph.core.metrics import (
+    fixed_bins,
+    histogram,
+    layer_parameters,
+    layer_strengths,
+    summary_stats,
+)
+from cntgraph.core.network import Snapshot, Topology
+from cntgraph.core.sampling import Sampler, draw
+from cntgraph.records.epoch import EpochRecords, LinkBlock, NeuronBlock
+
+__all__ = ["RunLayout", "new_layout", "layout", "build_records"]
+
+
+@dataclass(frozen=True, eq=False)
+class RunLayout:
+    """What stays fixed for a whole run: its id, node layers, sampled units and histogram edges."""
+
+    run: str
+    rid: int
+    run_props: dict[str, Any]
+    samples: list[np.ndarray]
+    strength_edges: list[np.ndarray]
+    weight_edges: list[np.ndarray | None]  # None for the input layer, which has no weights
+    layers: list[dict[str, Any]]
+
+
+def new_layout(
+    run: str,
+    rid: int,
+    snapshot: Snapshot,
+    sample: Sampler,
+    per_layer: Mapping[int | str, Sampler] | None = None,
+    bins: int = 64,
+    run_props: Mapping[str, Any] | None = None,
+) -> RunLayout:
+    """Draw a new run's sample and fix its histogram bins from the first captured snapshot.
+
+    Bins span +-2x the largest absolute value seen at the first capture; later values beyond
+    them are counted in the end bins.
+    """
+    strengths = [st.s_in + st.s_out for st in layer_strengths(snapshot)]
+    names = [node.name for node in snapshot.topology.node_layers]
+    samples = draw(strengths, names, sample, per_layer)
+    strength_edges = [_symmetric_edges(s, bins) for s in strengths]
+    weight_edges: list[np.ndarray | None] = [None]
+    weight_edges += [_symmetric_edges(values, bins) for _, _, values in layer_parameters(snapshot)]
+    return layout(run, rid, snapshot.topology, samples, strength_edges, weight_edges, run_props)
+
+
+def layout(
+    run: str,
+    rid: int,
+    topology: Topology,
+    samples: list[np.ndarray],
+    strength_edges: list[np.ndarray],
+    weight_edges: list[np.ndarray | None],
+    run_props: Mapping[str, Any] | None = None,
+) -> RunLayout:
+    """Assemble a run's layout from its sample and bins (new, or read back to resume a run)."""
+    kinds = ["input"] + [layer.kind for layer in topology.layers]
+    layers = [
+        {
+            "index": node.index,
+            "name": node.name,
+            "kind": kind,
+            "shape": list(node.shape),
+            "size": node.size,
+            "sampled": int(units.size),
+            "s_edges": s_edges.tolist(),
+            "w_edges": None if w_edges is None else w_edges.tolist(),
+        }
+        for node, kind, units, s_edges, w_edges in zip(
+            topology.node_layers, kinds, samples, strength_edges, weight_edges, strict=True
+        )
+    ]
+    return RunLayout(run, rid, dict(run_props or {}), samples, strength_edges, weight_edges, layers)
+
+
+def build_records(layout: RunLayout, snapshot: Snapshot, epoch: int, props: Mapping[str, Any]) -> EpochRecords:
+    """The records of one epoch: sampled neurons and links, and every layer's exact metrics."""
+    strengths = layer_strengths(snapshot)
+    biases = [None, *snapshot.biases]
+    neurons, states = [], []
+    for index, (st, units) in enumerate(zip(strengths, layout.samples, strict=True)):
+        s = st.s_in + st.s_out
+        neurons.append(
+            NeuronBlock(index, units, st.s_in[units], st.s_out[units], s[units], _unit_bias(biases[index], s.size)[units])
+        )
+        states.append({"layer": index, "fluctuation": float(np.std(s)), **_summary("s", s, layout.strength_edges[index])})
+    for index, _, values in layer_parameters(snapshot):
+        states[index].update(_summary("w", values, layout.weight_edges[index]))
+    links = []
+    for layer in snapshot.topology.layers:
+        src, dst, w = layer_links(snapshot, layer.index, layout.samples[layer.index - 1], layout.samples[layer.index])
+        links.append(LinkBlock(layer.index, src, dst, w))
+    return EpochRecords(
+        run=layout.run,
+        rid=layout.rid,
+        epoch=epoch,
+        run_props=layout.run_props,
+        epoch_props=dict(props),
+        layers=layout.layers,
+        neurons=neurons,
+        links=links,
+        layer_states=states,
+    )
+
+
+def _summary(prefix: str, values: np.ndarray, edges: np.ndarray | None) -> dict[str, Any]:
+    """Summary statistics and a histogram on the run's fixed ``edges``, keys prefixed."""
+    assert edges is not None, "a layer with values always has histogram edges"
+    counts, _ = histogram(np.clip(values, edges[0], edges[-1]), edges)
+    return {f"{prefix}_{k}": v for k, v in summary_stats(values).items()} | {f"{prefix}_hist": counts.tolist()}
+
+
+def _symmetric_edges(values: np.ndarray, bins: int) -> np.ndarray:
+    reach = 2.0 * float(np.max(np.abs(values))) if values.size else 1.0
+    return fixed_bins(-reach if reach > 0 else -1.0, reach if reach > 0 else 1.0, bins)
+
+
+def _unit_bias(bias: np.ndarray | None, size: int) -> np.ndarray:
+    """The bias of every unit of a node layer (a Conv2d channel's bias for each of its pixels)."""
+    if bias is None:
+        return np.full(size, np.nan)
+    return np.repeat(bias, size // bias.size)

@@ -1,0 +1,221 @@
+"""Write ``EpochRecords`` to Neo4j: batched ``UNWIND`` over columnar parameters, completion last.
+
+An epoch is written as: open it (``complete = false``), clear whatever an earlier write of it left,
+create its neuron states (with the weights of their stored incoming links as ``w_in`` arrays) and
+layer states, then mark it complete. Readers only see complete
+epochs, so a failure half-way leaves nothing visible, and writing the epoch again replaces it.
+Needs the driver, never torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from cntgraph.errors import RecorderError
+from cntgraph.records.epoch import EpochRecords, LinkBlock  # noqa: F401 - LinkBlock: the examples
+from cntgraph.store.runner import Neo4jRunner
+
+__all__ = ["DEFAULT_BATCH", "Writer", "delete_run", "epoch_statements", "transactions"]
+
+#: link weights per transaction (measured in bench/bench_writer.py)
+DEFAULT_BATCH = 100_000
+_PROGRESS_FROM = 200_000  # show a progress bar for epochs with at least this many links
+
+
+class Writer:
+    """Writes the epochs of runs through one :class:`~cntgraph.store.runner.Neo4jRunner`.
+
+    Example:
+        Writer(graph.runner).write(records)
+        65536
+    """
+
+    def __init__(self, runner: Neo4jRunner, *, batch_size: int = DEFAULT_BATCH, progress: bool = True) -> None:
+        self.runner = runner
+        self.batch_size = batch_size
+        self.progress = progress
+        self._runs_ready: set[int] = set()
+
+    def write(self, records: EpochRecords) -> int:
+        """Write (or rewrite) one epoch; return the number of links stored for it."""
+        self.runner.ensure_schema()
+        self._ensure_run(records)
+        rid, epoch = records.rid, records.epoch
+        existed = self.runner.run("write/epoch_begin", rid=rid, epoch=epoch, props=records.epoch_props)[0]["existed"]
+        if existed:
+            self.runner.run("write/epoch_clear_states", rid=rid, epoch=epoch)
+        total = records.link_count
+        with tqdm(
+            total=total,
+            desc=f"{records.run} epoch {records.epoch}",
+            unit=" links",
+            unit_scale=True,
+            leave=False,
+            disable=not self.progress or total < _PROGRESS_FROM,
+        ) as bar:
+            for group in transactions(epoch_statements(records, self.batch_size), self.batch_size):
+                results = self.runner.run_many(group)
+                for (name, params), rows in zip(group, results, strict=True):
+                    if name == "write/neuron_states":
+                        self._check_states(records, params, rows[0]["states"])
+                        bar.update(_links_of(params))
+        return total
+
+    @staticmethod
+    def _check_states(records: EpochRecords, params: dict[str, Any], stored: int) -> None:
+        if stored != len(params["unit"]):
+            raise RecorderError(
+                f"run {records.run!r} epoch {records.epoch}: Neo4j stored {stored} of {len(params['unit'])} "
+                f"neuron states of node layer {params['layer']}; some sampled neurons are missing from the store."
+            )
+
+    def _ensure_run(self, records: EpochRecords) -> None:
+        """Run, Layer and sampled Neuron nodes: written once per run and writer (idempotent)."""
+        if records.rid in self._runs_ready:
+            return
+        stored = self.runner.run("write/run", name=records.run, rid=records.rid, props=records.run_props)[0]["rid"]
+        if stored != records.rid:
+            raise RecorderError(
+                f"run {records.run!r} already exists in Neo4j with another id ({stored}, not {records.rid}): "
+                "it was recreated since these records were made. Replay them under a new run name."
+            )
+        self.runner.run("write/layers", rid=records.rid, layers=records.layers)
+        for block, incoming in zip(records.neurons, incoming_links(records), strict=True):
+            in_units = [None if links is None else links[0].tolist() for links in incoming]
+            self.runner.run("write/neurons", rid=records.rid, layer=block.layer, units=block.unit.tolist(), in_units=in_units)
+        self._runs_ready.add(records.rid)
+
+
+Statement = tuple[str, dict[str, Any]]
+
+
+def epoch_statements(records: EpochRecords, batch_size: int) -> Iterator[Statement]:
+    """The write statements of one epoch after ``write/epoch_begin``, completion marker last.
+
+    Neuron states go per node layer in slices of at most ``batch_size`` link weights (and at
+    least one neuron each).
+
+    Example:
+        >>> from cntgraph.records.epoch import EpochRecords, NeuronBlock
+        >>> units = [NeuronBlock(layer, np.array([0, 1]), *np.zeros((4, 2))) for layer in (0, 1)]
+        >>> block = LinkBlock(1, np.array([0, 1, 0, 1]), np.array([0, 0, 1, 1]), np.array([0.5, -0.5, 0.25, 0.0]))
+        >>> records = EpochRecords("run", 7, 0, {}, {}, [], units, [block], [])
+        >>> [(name, params.get("w_in")) for name, params in epoch_statements(records, batch_size=2)][:3]
+        [('write/neuron_states', [None, None]), ('write/neuron_states', [[0.5, -0.5]]), ('write/neuron_states', [[0.25, 0.0]])]
+    """
+    rid, epoch = records.rid, records.epoch
+    for neurons, incoming in zip(records.neurons, incoming_links(records), strict=True):
+        link_counts = [0 if links is None else links[1].size for links in incoming]
+        for part in _slices(link_counts, batch_size):
+            yield "write/neuron_states", {
+                "rid": rid,
+                "epoch": epoch,
+                "layer": neurons.layer,
+                "unit": neurons.unit[part].tolist(),
+                "s_in": neurons.s_in[part].tolist(),
+                "s_out": neurons.s_out[part].tolist(),
+                "s": neurons.s[part].tolist(),
+                "bias": [None if np.isnan(b) else b for b in neurons.bias[part].tolist()],
+                "w_in": [None if links is None else links[1].tolist() for links in incoming[part]],
+            }
+    yield "write/layer_states", {"rid": rid, "epoch": epoch, "states": records.layer_states}
+    yield "write/epoch_complete", {"rid": rid, "epoch": epoch, "links": records.link_count}
+
+
+InLinks = tuple[np.ndarray, np.ndarray] | None  # (source units, weights) of one neuron's stored links
+
+
+def incoming_links(records: EpochRecords) -> list[list[InLinks]]:
+    """Per node layer and stored neuron, the source units and weights of its stored incoming links.
+
+    None for neurons without any (the input layer; a Conv2d unit none of whose sources is stored).
+
+    Example:
+        >>> from cntgraph.records.epoch import EpochRecords, NeuronBlock
+        >>> units = [NeuronBlock(layer, np.array([0, 1]), *np.zeros((4, 2))) for layer in (0, 1)]
+        >>> block = LinkBlock(1, np.array([1]), np.array([1]), np.array([0.5]))
+        >>> incoming = incoming_links(EpochRecords("run", 7, 0, {}, {}, [], units, [block], []))
+        >>> incoming[0], incoming[1][0], [a.tolist() for a in incoming[1][1]]
+        ([None, None], None, [[1], [0.5]])
+    """
+    by_layer = {block.layer: block for block in records.links}
+    result: list[list[InLinks]] = []
+    for neurons in records.neurons:
+        block = by_layer.get(neurons.layer)
+        if block is None:
+            result.append([None] * neurons.unit.size)
+            continue
+        order = np.argsort(block.dst, kind="stable")  # layer_links gives dst-major order already
+        dst, src, w = block.dst[order], block.src[order], block.w[order]
+        bounds = np.searchsorted(dst, np.stack([neurons.unit, neurons.unit + 1]))
+        result.append([(src[a:b], w[a:b]) if b > a else None for a, b in bounds.T])
+    return result
+
+
+def _slices(link_counts: list[int], batch_size: int) -> Iterator[slice]:
+    """Consecutive slices of neurons holding at most ``batch_size`` links (and units) each, at least one neuron.
+
+    Example:
+        >>> [(s.start, s.stop) for s in _slices([3, 3, 0, 5], batch_size=4)]
+        [(0, 1), (1, 3), (3, 4)]
+    """
+    start, rows = 0, 0
+    for index, count in enumerate(link_counts):
+        size = max(count, 1)
+        if index > start and rows + size > batch_size:
+            yield slice(start, index)
+            start, rows = index, 0
+        rows += size
+    if start < len(link_counts):
+        yield slice(start, len(link_counts))
+
+
+def transactions(statements: Iterable[Statement], batch_size: int) -> Iterator[list[Statement]]:
+    """Group statements, in order, into transactions of about ``batch_size`` rows each.
+
+    A small epoch is one transaction; a large one is a transaction per batch of links, and its
+    states and completion marker share the last. Fewer commits: each costs a log flush.
+
+    Example:
+        >>> statements = [("write/neuron_states", {"unit": [1], "w_in": [[0.5] * 3]}), ("write/neuron_states", {"unit": [2], "w_in": [[0.5] * 3]}), ("write/epoch_complete", {})]
+        >>> [[_rows_of(s[1]) for s in group] for group in transactions(statements, batch_size=4)]
+        [[3], [3, 1]]
+    """
+    group: list[Statement] = []
+    rows = 0
+    for statement in statements:
+        size = _rows_of(statement[1])
+        if group and rows + size > batch_size:
+            yield group
+            group, rows = [], 0
+        group.append(statement)
+        rows += size
+    if group:
+        yield group
+
+
+def _rows_of(params: dict[str, Any]) -> int:
+    """How many rows a write statement holds: its link weights, else the length of its per-row list, else 1."""
+    for key in ("unit", "states"):
+        if key in params:
+            return max(1, _links_of(params), len(params[key]))
+    return 1
+
+
+def _links_of(params: dict[str, Any]) -> int:
+    """The link weights in ``write/neuron_states`` parameters (0 for other statements)."""
+    return sum(len(w) for w in params.get("w_in", ()) if w is not None)
+
+
+def delete_run(runner: Neo4jRunner, rid: int) -> None:
+    """Delete everything stored for the run with id ``rid``, in batches: relationships, then nodes.
+
+    Example:
+        delete_run(cntgraph.connect().runner, rid=42)
+    """
+    runner.run_autocommit("write/delete_run_relationships", rid=rid)
+    runner.run_autocommit("write/delete_run_nodes", rid=rid)

@@ -1,0 +1,285 @@
+"""Recording epochs into the real Neo4j: histories, replacement, exact metrics, spool and replay."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from cntgraph import TopStrength, Uniform, layer_fluctuation, node_strength
+from cntgraph.core.links import layer_links
+from cntgraph.core.sampling import Full
+from cntgraph.errors import ConfigurationError, RecorderError, SpoolError
+from cntgraph.model.snapshot import take_snapshot
+from cntgraph.model.tracing import trace
+from cntgraph.recording.recorder import Recorder
+from cntgraph.recording.replay import replay
+from cntgraph.records.build import build_records, new_layout
+from cntgraph.records.spool import load, save
+from cntgraph.store.graph import Graph
+from tests.conftest import stored_links
+
+pytestmark = pytest.mark.neo4j
+
+INPUT = (12,)
+
+
+def mlp() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(12, 10), nn.ReLU(), nn.Linear(10, 6), nn.Tanh(), nn.Linear(6, 3))
+
+
+def nudge(model: nn.Module, epoch: int) -> None:
+    """A stand-in for one epoch of training: every parameter moves, differently per epoch."""
+    generator = torch.Generator().manual_seed(100 + epoch)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.05 * torch.randn(parameter.shape, generator=generator))
+
+
+def rid_of(graph: Graph, run: str) -> int:
+    return int(graph.query("read/run", name=run)["rid"][0])
+
+
+def record(graph: Graph, run: str, model: nn.Module, epochs: range, **kwargs: object) -> list[dict[int, np.ndarray]]:
+    """Record ``epochs`` (nudging the model before each); return the weights seen at each capture."""
+    seen = []
+    with Recorder(model, run, INPUT, graph=graph, progress=False, **kwargs) as recorder:
+        for epoch in epochs:
+            nudge(model, epoch)
+            seen.append({i: m.weight.detach().double().numpy().copy() for i, m in enumerate(model) if isinstance(m, nn.Linear)})
+            recorder.capture(epoch, loss=1.0 / (epoch + 1))
+    return seen
+
+
+def test_link_history_equals_the_models_weights(graph: Graph, run_name: str) -> None:
+    model = mlp()
+    seen = record(graph, run_name, model, range(4), sample=Uniform(5, seed=3))
+    # take a stored link of the second weighted layer (node layer 1 -> 2)
+    links = stored_links(graph, run_name).query("src_layer == 1")
+    src, dst = int(links["src"].iloc[0]), int(links["dst"].iloc[0])
+    history = links.query("src == @src and dst == @dst")
+    assert history["epoch"].tolist() == [0, 1, 2, 3]
+    expected = [seen[epoch][2][dst, src] for epoch in range(4)]  # model[2] is the second Linear
+    np.testing.assert_array_equal(history["w"].to_numpy(), expected)
+
+
+def test_every_stored_link_and_count_matches_the_sample(graph: Graph, run_name: str) -> None:
+    model = mlp()
+    record(graph, run_name, model, range(2), sample=Uniform(4, seed=1), per_layer={"input": Full()})
+    rid = rid_of(graph, run_name)
+    layers = graph.cypher("MATCH (l:Layer {rid: $rid}) RETURN l.index AS i, l.sampled AS n ORDER BY i", rid=rid)
+    assert layers["n"].tolist() == [12, 4, 4, 3]  # input full; 4 of 10 and 4 of 6; 3 units < k
+    links = stored_links(graph, run_name).groupby("epoch").size()
+    assert links.tolist() == [12 * 4 + 4 * 4 + 4 * 3] * 2
+    epochs = graph.query("read/run", name=run_name)
+    assert int(epochs["epochs"][0]) == 2 and int(epochs["last_epoch"][0]) == 1
+
+
+def test_recapture_replaces_and_never_duplicates(graph: Graph, run_name: str) -> None:
+    model = mlp()
+    with Recorder(model, run_name, INPUT, graph=graph, sample=Uniform(5, seed=2), progress=False) as recorder:
+        recorder.capture(0, loss=2.0)
+        nudge(model, 1)
+        recorder.capture(0, loss=1.5)  # the same epoch again, with other weights
+    rid = rid_of(graph, run_name)
+    counts = graph.cypher(
+        "MATCH (e:Epoch {rid: $rid}) "
+        "CALL (e) { MATCH (s:NeuronState {rid: $rid, epoch: e.epoch}) RETURN count(s) AS states } "
+        "RETURN e.epoch AS epoch, e.loss AS loss, e.links AS links, states",
+        rid=rid,
+    )
+    assert counts.to_dict("records") == [{"epoch": 0, "loss": 1.5, "links": 5 * 5 + 5 * 5 + 5 * 3, "states": 5 + 5 + 5 + 3}]
+    links = stored_links(graph, run_name)
+    assert len(links) == 5 * 5 + 5 * 5 + 5 * 3 and set(links["epoch"]) == {0}
+    w = links.query("src_layer == 0")
+    current = model[0].weight.detach().double().numpy()
+    np.testing.assert_array_equal(w["w"].to_numpy(), current[w["dst"].to_numpy(), w["src"].to_numpy()])
+
+
+def test_stored_strengths_and_fluctuation_are_the_exact_ones(graph: Graph, run_name: str) -> None:
+    model = mlp()
+    record(graph, run_name, model, range(1), sample=TopStrength(4))
+    rid = rid_of(graph, run_name)
+    stored = graph.cypher(
+        "MATCH (s:NeuronState {rid: $rid, epoch: 0}) RETURN s.layer AS layer, s.unit AS unit, "
+        "s.s_in AS s_in, s.s_out AS s_out, s.s AS s ORDER BY layer, unit",
+        rid=rid,
+    )
+    exact = node_strength(model, INPUT).merge(stored[["layer", "unit"]], on=["layer", "unit"])
+    assert len(exact) == len(stored) == 4 + 4 + 4 + 3
+    for column in ("s_in", "s_out", "s"):
+        np.testing.assert_allclose(stored[column], exact[column], rtol=1e-12)
+    # TopStrength picked the 4 units of largest |s| in each hidden layer
+    hidden = node_strength(model, INPUT).query("layer == 1")
+    assert set(stored.query("layer == 1")["unit"]) == set(hidden.assign(a=hidden.s.abs()).nlargest(4, "a")["unit"])
+    fluctuation = graph.cypher(
+        "MATCH (s:LayerState {rid: $rid, epoch: 0}) RETURN s.layer AS layer, s.fluctuation AS fluctuation ORDER BY layer",
+        rid=rid,
+    )
+    np.testing.assert_allclose(fluctuation["fluctuation"], layer_fluctuation(model, INPUT)["fluctuation"], rtol=1e-12)
+
+
+def test_conv_links_between_sampled_units(graph: Graph, run_name: str) -> None:
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 5 * 5, 4))
+    shape = (1, 5, 5)
+    with Recorder(model, run_name, shape, graph=graph, sample=Uniform(8, seed=0), progress=False) as recorder:
+        recorder.capture(0)
+    rid = rid_of(graph, run_name)
+    topology = trace(model, shape)
+    snapshot = take_snapshot(model, topology)
+    samples = new_layout(run_name, rid, snapshot, Uniform(8, seed=0)).samples
+    src, dst, w = layer_links(snapshot, 1, samples[0], samples[1])
+    stored = stored_links(graph, run_name).query("src_layer == 0")
+    assert 0 < len(stored) < 8 * 8  # links into padding and across far pixels do not exist
+    np.testing.assert_array_equal(stored["src"], src)
+    np.testing.assert_array_equal(stored["dst"], dst)
+    np.testing.assert_array_equal(stored["w"], w)
+
+
+def test_a_used_run_name_is_an_error_unless_resumed_or_overwritten(graph: Graph, run_name: str) -> None:
+    model = mlp()
+    record(graph, run_name, model, range(2), sample=Uniform(5, seed=4))
+    with pytest.raises(RecorderError, match=f"run '{run_name}' already exists .*if_exists='resume'"):
+        record(graph, run_name, model, range(2, 3), sample=Uniform(5, seed=4))
+    before = graph.cypher("MATCH (n:Neuron {run: $run}) RETURN n.layer AS l, n.unit AS u ORDER BY l, u", run=run_name)
+    record(graph, run_name, model, range(2, 4), sample=Uniform(5, seed=99), if_exists="resume")
+    after = graph.cypher("MATCH (n:Neuron {run: $run}) RETURN n.layer AS l, n.unit AS u ORDER BY l, u", run=run_name)
+    assert after.equals(before)  # resuming keeps the run's sample, whatever sampler is passed
+    assert graph.query("read/run", name=run_name)["epochs"][0] == 4
+    with pytest.raises(RecorderError, match="epoch 1 captured after epoch 3"):
+        record(graph, run_name, model, range(1, 2), if_exists="resume")
+    record(graph, run_name, model, range(1), sample=Uniform(5, seed=4), if_exists="overwrite")
+    assert graph.query("read/run", name=run_name)["epochs"][0] == 1
+
+
+def test_epoch_props_are_checked(graph: Graph, run_name: str) -> None:
+    with Recorder(mlp(), run_name, INPUT, graph=graph, progress=False) as recorder:
+        with pytest.raises(ConfigurationError, match="'complete' is reserved"):
+            recorder.capture(0, complete=True)
+        with pytest.raises(ConfigurationError, match="accuracy=\\[0.5\\] is a list"):
+            recorder.capture(0, accuracy=[0.5])
+        recorder.capture(0, accuracy=torch.tensor(0.75))
+    assert graph.cypher("MATCH (e:Epoch {run: $run}) RETURN e.accuracy AS a", run=run_name)["a"].tolist() == [0.75]
+
+
+@pytest.mark.parametrize("size", [0, -1, 2.5])
+def test_a_bad_queue_size_is_named(size: object) -> None:
+    with pytest.raises(ConfigurationError, match=f"queue_size must be a whole number >= 1 or None.*got {size}"):
+        Recorder(mlp(), "never-written", INPUT, queue_size=size)  # type: ignore[arg-type]
+
+
+def _records(run: str, model: nn.Module, epoch: int):  # noqa: ANN202
+    snapshot = take_snapshot(model, trace(model, INPUT))
+    layout = new_layout(run, 4242, snapshot, Uniform(5, seed=5))
+    return build_records(layout, snapshot, epoch, {"loss": 0.5})
+
+
+def test_a_spooled_epoch_replays_exactly_once(graph: Graph, run_name: str, tmp_path: Path) -> None:
+    records = _records(run_name, mlp(), 7)
+    path = save(records, tmp_path)
+    assert replay(graph, tmp_path, progress=False) == [(run_name, 7)]
+    assert not path.exists()
+    assert replay(graph, tmp_path, progress=False) == []
+    save(records, tmp_path)  # a crash after the write but before the file was removed
+    assert replay(graph, tmp_path, progress=False) == [(run_name, 7)]
+    links = stored_links(graph, run_name)
+    states = graph.cypher("MATCH (s:NeuronState {rid: 4242, epoch: 7}) RETURN count(s) AS n")["n"][0]
+    assert (len(links), states) == (records.link_count, sum(b.unit.size for b in records.neurons))
+    assert set(links["epoch"]) == {7}
+
+
+def test_spool_files_round_trip_and_damage_is_named(tmp_path: Path) -> None:
+    records = _records("spool-check", mlp(), 3)
+    loaded = load(save(records, tmp_path))
+    assert (loaded.run, loaded.rid, loaded.epoch, loaded.epoch_props) == ("spool-check", 4242, 3, {"loss": 0.5})
+    for original, again in zip(records.links, loaded.links, strict=True):
+        np.testing.assert_array_equal(original.w, again.w)
+        np.testing.assert_array_equal(original.src, again.src)
+        np.testing.assert_array_equal(original.dst, again.dst)
+    damaged = tmp_path / "damaged.npz"
+    damaged.write_bytes(b"not a spool file")
+    with pytest.raises(SpoolError, match="damaged.npz is damaged"):
+        load(damaged)
+
+
+def test_an_outage_spools_and_nothing_is_lost(own_server, tmp_path: Path) -> None:  # noqa: ANN001
+    from cntgraph.server.connect import connect
+
+    state = own_server.state()
+    assert state is not None
+    auth = ("neo4j", own_server.password())
+    model, run = mlp(), "outage"
+    graph = connect(state.bolt_uri, auth)
+    recorder = Recorder(model, run, INPUT, graph=graph, sample=Uniform(5, seed=6), spool_dir=tmp_path, retry_after=60, progress=False)
+    recorder.capture(0)
+    recorder.flush()
+    own_server.stop()
+    with pytest.warns(RuntimeWarning, match=r"(?s)epoch 1 of run 'outage' was not written .*spooled to "):
+        nudge(model, 1)
+        recorder.capture(1)
+        recorder.flush()
+    with pytest.warns(RuntimeWarning, match=r"(?s)epoch 2 .*spooled"):
+        nudge(model, 2)
+        recorder.capture(2)
+        recorder.flush()
+    with pytest.raises(RecorderError, match=r"2 epoch\(s\) could not be written .*outage-.*-epoch-000001.npz.*cntgraph replay"):
+        recorder.close()
+    graph.close()
+    own_server.start(bolt_port=state.bolt_port, http_port=state.http_port, progress=False)
+    with connect(state.bolt_uri, auth) as graph:
+        assert replay(graph, tmp_path, progress=False) == [(run, 1), (run, 2)]
+        epochs = graph.cypher("MATCH (e:Epoch {run: $run}) WHERE e.complete RETURN e.epoch AS epoch ORDER BY epoch", run=run)
+        links = stored_links(graph, run)
+    assert epochs["epoch"].tolist() == [0, 1, 2]
+    assert links.groupby("epoch").size().tolist() == [5 * 5 + 5 * 5 + 5 * 3] * 3
+    stored_w = links.query("epoch == 2 and src_layer == 2")
+    final = model[4].weight.detach().double().numpy()
+    np.testing.assert_array_equal(stored_w["w"], final[stored_w["dst"], stored_w["src"]])
+    assert list(tmp_path.glob("*.npz")) == []
+
+
+def test_cli_replay_writes_the_spool(
+    graph: Graph, run_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    neo4j_server,  # noqa: ANN001
+) -> None:
+    from cntgraph.cli import main
+
+    records = _records(run_name, mlp(), 2)
+    save(records, tmp_path)
+    monkeypatch.setenv("NEO4J_URI", neo4j_server.uri)
+    monkeypatch.setenv("NEO4J_USER", neo4j_server.auth[0])
+    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_server.auth[1])
+    assert main(["replay", "--spool", str(tmp_path)]) == 0
+    assert f"wrote run '{run_name}' epoch 2" in capsys.readouterr().out
+    assert graph.query("read/run", name=run_name)["epochs"][0] == 1
+
+
+def test_run_names_and_property_names_cannot_inject_cypher(graph: Graph) -> None:
+    from tests.conftest import delete_run
+
+    run = "x'}) MATCH (n) DETACH DELETE n // \"`"
+    delete_run(graph, run)
+    before = int(graph.cypher("MATCH (n) RETURN count(n) AS n")["n"][0])
+    with Recorder(mlp(), run, INPUT, graph=graph, sample=Uniform(3, seed=0), progress=False) as recorder:
+        recorder.capture(0, **{"loss`) DELETE n //": 0.25})
+    stored = graph.cypher("MATCH (e:Epoch {run: $run}) RETURN properties(e) AS props", run=run)
+    assert stored["props"][0]["loss`) DELETE n //"] == 0.25
+    assert graph.query("read/run", name=run)["epochs"][0] == 1
+    after = int(graph.cypher("MATCH (n) RETURN count(n) AS n")["n"][0])
+    assert after > before  # nothing was deleted; the run's nodes were added
+    delete_run(graph, run)
+
+
+def test_per_layer_samples_must_name_real_layers() -> None:
+    from cntgraph.core.sampling import draw
+
+    strengths = [np.zeros(4), np.zeros(3)]
+    with pytest.raises(ConfigurationError, match=r"unknown layers \['fc9'\]; node layers are 0 \(input\), 1 \(fc\)"):
+        draw(strengths, ["input", "fc"], Full(), {"fc9": Uniform(1)})
+    with pytest.raises(ConfigurationError, match=r"Uniform\(k\) must be a whole number >= 1, got 0"):
+        Uniform(0)

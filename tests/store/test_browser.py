@@ -1,0 +1,387 @@
+"""Neo4j Browser: escaping, the style sent on connect, links to a run's graph, the saved queries,
+and end to end in headless Chromium against a managed server of this module's own.
+
+The Chromium tests need /usr/bin/chromium, /usr/bin/chromedriver (Debian: chromium,
+chromium-driver) and the selenium package; they skip without them, except with CI=true, where
+they fail saying what is missing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import neo4j
+import pytest
+import torch
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from cntgraph.cli import main
+from cntgraph.core.sampling import Full, Uniform
+from cntgraph.errors import CntgraphError, ConfigurationError, QueryError
+from cntgraph.recording.recorder import Recorder
+from cntgraph.server import ManagedServer
+from cntgraph.store import browser, library
+from cntgraph.store.graph import Graph
+from cntgraph.store.runner import Neo4jRunner
+from tests.conftest import IN_CI, Neo4jUnderTest, delete_run, start_managed
+
+ROOT = Path(__file__).resolve().parents[2]
+#: names that a careless literal would let out of their string, or that Browser's URL handling would cut
+NASTY_NAMES = (
+    "it's",
+    "evil'})-[:X]->() DETACH DELETE run; //",
+    'quote " and back\\slash \\',
+    "\\u0027 is a quote to Cypher",
+    "a&cmd=play&arg=x#frag %41 + plus",
+    "line\nbreak\r\ttab; $run",
+    "unicode é 😀 \u2028",
+)
+#: characters that matter to Cypher literals, Browser and URLs, mixed with any other
+AWKWARD = st.text(
+    st.sampled_from(list("'\"\\;&#%+$/`{}() u0027\n\r\t")) | st.characters(exclude_categories=("Cs",)), max_size=30
+)
+
+LABELS = {
+    "Run": {"name", "rid"}, "Layer": {"rid", "index", "name", "size", "sampled"},
+    "Neuron": {"rid", "layer", "unit", "run", "in_units"}, "Epoch": {"rid", "epoch", "run", "complete"},
+    "NeuronState": {"rid", "layer", "unit", "epoch", "s_in", "s_out", "s", "bias", "w_in"},
+    "LayerState": {"rid", "layer", "epoch", "fluctuation"},
+}
+# LINK: the virtual relationships browser/epoch_graph makes from NeuronState.w_in
+TYPES = {"HAS_LAYER": set(), "HAS_NEURON": set(), "HAS_EPOCH": set(), "HAS_STATE": set(), "LINK": {"epoch", "w"}}
+
+
+def browser_split(value: str) -> list[str]:
+    """How Browser 5.24 splits ``browser.post_connect_cmd`` (extractPostConnectCommandsFromServerConfig)."""
+    for pattern in (r"`[^`]*?`", r'"[^"]*?"', r"'[^']*?'"):
+        value = re.sub(pattern, lambda match: match[0].replace(";", "@@semicolon@@"), value)
+    parts = [part.strip().replace("@@semicolon@@", ";") for part in value.split(";")]
+    return [part for part in parts if part]
+
+
+def browser_editor_text(url: str) -> str:
+    """What Browser 5.24 puts in its editor for ``?cmd=edit&arg=...`` (populateEditorFromUrlEpic)."""
+    decoded = unquote(url.replace("+", " "), errors="strict")
+    return "\n".join(re.findall(r"[?&]arg=([^&#]*)", decoded))
+
+
+# -- escaping and URLs (no server) ------------------------------------------------------------
+def test_cypher_string_escapes_what_would_end_or_split_it() -> None:
+    assert browser.cypher_string("mlp-1") == "'mlp-1'"
+    assert browser.cypher_string("it's") == r"'it\'s'"
+    assert browser.cypher_string("a\\b") == r"'a\\b'"
+    assert browser.cypher_string("a;b&c#d\n") == r"'a\u003Bb\u0026c\u0023d\u000A'"
+    assert browser.cypher_string("é😀") == "'é😀'"
+    with pytest.raises(ConfigurationError):
+        browser.cypher_string(3)  # type: ignore[arg-type]
+
+
+@given(AWKWARD)
+def test_a_run_name_reaches_browsers_editor_whole_and_quoted(name: str) -> None:
+    link = browser.editor_url("http://127.0.0.1:7474/browser/", "browser/fluctuation", run=name)
+    text = browser_editor_text(link)
+    assert text == browser.inline_parameters(library.statement("browser/fluctuation"), run=name)
+    literal = browser.cypher_string(name)
+    assert f"{{name: {literal}}}" in text
+    # inside the quotes: no bare quote, no character Browser or a URL would act on
+    assert not re.search(r"(?<!\\)(\\\\)*'", literal[1:-1]) and not set(literal) & set(";&#\n\r")
+
+
+def test_inline_parameters_leaves_comments_and_strings_alone() -> None:
+    query = "MATCH (r {name: $run}) // $run here stays\nRETURN '$run' AS text, $k AS k"
+    assert browser.inline_parameters(query, run="x", k=2) == "MATCH (r {name: 'x'}) // $run here stays\nRETURN '$run' AS text, 2 AS k"
+    with pytest.raises(QueryError, match="takes k, run; got run"):
+        browser.inline_parameters(query, run="x")
+    with pytest.raises(QueryError, match="got k, run, x"):
+        browser.inline_parameters(query, run="x", k=1, x=1)
+    with pytest.raises(ConfigurationError, match=r"\$k must be a string or a whole number"):
+        browser.inline_parameters(query, run="x", k=True)
+
+
+def test_post_connect_cmd_is_split_by_browser_into_the_style_and_the_settings() -> None:
+    style_command, *settings_commands = browser_split(browser.post_connect_cmd())
+    assert settings_commands == ["config autoComplete: false"]
+    name, _, grass = style_command.partition(" ")
+    assert name == "style" and json.loads(grass) == browser.style()
+    assert ":style" not in grass  # Browser cuts the command at ":style"
+
+
+def test_the_style_names_only_labels_types_and_properties_of_the_data_model() -> None:
+    for selector, props in browser.style().items():
+        kind, _, name = selector.partition(".")
+        known = {"node": LABELS, "relationship": TYPES}[kind]
+        assert name == "" or name in known, selector
+        for key in re.findall(r"\{(\w+)\}", props.get("caption", "")):
+            assert key in known[name], f"{selector} caption names {key}"
+    assert browser.style()["node.Neuron"]["caption"] == "{layer}:{unit}"
+    assert browser.style()["relationship.LINK"]["caption"] == "{w}"
+
+
+def test_docker_compose_sends_the_same_commands_on_connect() -> None:
+    compose = yaml.safe_load((ROOT / "docker" / "docker-compose.yml").read_text(encoding="utf-8"))
+    environment = compose["services"]["neo4j"]["environment"]
+    assert environment["NEO4J_browser_post__connect__cmd"] == browser.post_connect_cmd()
+    assert environment["NEO4J_client_allow__telemetry"] == "false"
+
+
+def test_the_saved_queries_zip_holds_every_browser_query(tmp_path: Path) -> None:
+    path = browser.write_favorites(tmp_path / "favorites.zip")
+    with zipfile.ZipFile(path) as archive:
+        saved = {name: archive.read(name).decode() for name in archive.namelist()}
+    names = [name for name in library.names() if name.startswith("browser/")]
+    assert {f"cntgraph-{name[len('browser/'):]}.cypher" for name in names} == set(saved)
+    assert all(text.startswith("// cntgraph: ") for text in saved.values())  # Browser names a favorite by its first line
+
+
+# -- against Neo4j ----------------------------------------------------------------------------
+def small_mlp() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(12, 10), nn.ReLU(), nn.Linear(10, 6), nn.Tanh(), nn.Linear(6, 3))
+
+
+def record(graph: Graph, run: str, model: nn.Module, epochs: int, **kwargs: Any) -> None:
+    generator = torch.Generator().manual_seed(7)
+    with Recorder(model, run, (12,), graph=graph, progress=False, **kwargs) as recorder:
+        for epoch in range(epochs):
+            with torch.no_grad():
+                for parameter in model.parameters():
+                    parameter.add_(0.05 * torch.randn(parameter.shape, generator=generator))
+            recorder.capture(epoch, loss=1.0 / (epoch + 1))
+
+
+@pytest.mark.neo4j
+@settings(max_examples=150, deadline=None)
+@given(AWKWARD)
+def test_cypher_reads_back_exactly_the_escaped_text(graph: Graph, text: str) -> None:
+    assert graph.cypher(f"RETURN {browser.cypher_string(text)} AS s")["s"][0] == text
+
+
+@pytest.mark.neo4j
+def test_the_browser_queries_answer_like_the_query_api(graph: Graph, run_name: str) -> None:
+    record(graph, run_name, small_mlp(), 3, sample=Uniform(4, seed=1), per_layer={"input": Full()})
+    rows = graph.query("browser/epoch_graph", run=run_name, epoch=2)
+    neurons = {(n["layer"], n["unit"]) for n in rows["neuron"]}
+    assert len(neurons) == graph.layers(run_name)["sampled"].sum()
+    assert rows["link"].notna().sum() == graph.epochs(run_name).set_index("epoch")["links"][2]
+    history = graph.query("browser/link_history", run=run_name, layer=1, src=neurons_in(neurons, 1)[0], dst=neurons_in(neurons, 2)[0])
+    expected = graph.link_history(run_name, (1, neurons_in(neurons, 1)[0]), (2, neurons_in(neurons, 2)[0]))
+    assert history["w"].tolist() == expected["w"].tolist() and history["epoch"].tolist() == [0, 1, 2]
+    movers = graph.query("browser/top_movers", run=run_name, start=0, end=2, k=3)
+    best = max((graph.top_movers(run_name, layer, 1, 0, 2) for layer in range(4)), key=lambda f: abs(f["delta"][0]))
+    assert (movers["unit"][0], movers["delta"][0]) == (best["unit"][0], best["delta"][0])
+    fluctuation = graph.query("browser/fluctuation", run=run_name)
+    exact = graph.fluctuation(run_name).pivot(index="layer", columns="epoch", values="fluctuation")
+    assert [list(row) for row in fluctuation["fluctuation"]] == exact.values.tolist()
+    assert run_name in {run["name"] for run in graph.query("browser/runs")["run"]}
+
+
+def neurons_in(neurons: set[tuple[int, int]], layer: int) -> list[int]:
+    return sorted(unit for at, unit in neurons if at == layer)
+
+
+@pytest.mark.neo4j
+def test_url_opens_the_last_complete_epoch_and_names_what_is_missing(graph: Graph, run_name: str) -> None:
+    record(graph, run_name, small_mlp(), 2, sample=Uniform(3, seed=0))
+    graph_with_browser = Graph(Neo4jRunner(graph.runner.driver, browser_url="http://127.0.0.1:7474/browser/"))
+    text = browser_editor_text(browser.url(graph_with_browser, run_name))
+    assert text == browser.inline_parameters(library.statement("browser/epoch_graph"), run=run_name, epoch=1)
+    assert "epoch: 0," in browser_editor_text(browser.url(graph_with_browser, run_name, epoch=0))
+    assert browser_editor_text(browser.url(graph_with_browser)).startswith("MATCH (run:Run)\n")
+    with pytest.raises(QueryError, match="no complete epoch 5; its complete epochs are 0..1"):
+        browser.url(graph_with_browser, run_name, epoch=5)
+    with pytest.raises(QueryError, match="no run named 'no such run'"):
+        browser.url(graph_with_browser, "no such run")
+    with pytest.raises(ConfigurationError, match="an epoch needs a run"):
+        browser.url(graph_with_browser, epoch=1)
+    with pytest.raises(ConfigurationError, match="NEO4J_BROWSER_URL"):
+        browser.url(Graph(Neo4jRunner(graph.runner.driver)), run_name)
+
+
+@pytest.mark.neo4j
+def test_cli_prints_the_link(
+    graph: Graph, run_name: str, neo4j_server: Neo4jUnderTest, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record(graph, run_name, small_mlp(), 1, sample=Uniform(3, seed=0))
+    monkeypatch.setenv("NEO4J_URI", neo4j_server.uri)
+    monkeypatch.setenv("NEO4J_USER", neo4j_server.auth[0])
+    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_server.auth[1])
+    monkeypatch.setenv("NEO4J_BROWSER_URL", "http://127.0.0.1:7474/browser/")
+    assert main(["browser", run_name]) == 0
+    assert browser_editor_text(capsys.readouterr().out.strip()).startswith(f"MATCH (run:Run {{name: '{run_name}'}})")
+    assert main(["browser", "no such run"]) == 1
+    assert "no run named 'no such run'" in capsys.readouterr().err
+
+
+# -- end to end in headless Chromium ----------------------------------------------------------
+@pytest.fixture(scope="module")
+def browser_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ManagedServer, Graph]]:
+    """A managed server of this module's own (its neo4j.conf holds the Browser settings under test)."""
+    try:
+        server = start_managed(tmp_path_factory.mktemp("browser") / "instance")
+    except CntgraphError as error:
+        if IN_CI:
+            pytest.fail(f"no managed Neo4j server for the Browser tests: {error}")
+        pytest.skip(f"no managed Neo4j server for the Browser tests: {error}")
+    try:
+        state = server.state()
+        assert state is not None
+        driver = neo4j.GraphDatabase.driver(state.bolt_uri, auth=("neo4j", server.password()), notifications_min_severity="OFF")
+        runner = Neo4jRunner(driver, owns_driver=True, browser_url=state.browser_url, source="the Browser tests' server")
+        with Graph(runner) as graph:
+            yield server, graph
+    finally:
+        server.stop()
+
+
+class Session:
+    """A signed-in Neo4j Browser in headless Chromium."""
+
+    def __init__(self, driver: Any, password: str) -> None:
+        self.driver, self.password, self.signed_in = driver, password, False
+
+    def open(self, url: str) -> None:
+        """Open ``url`` (signing in the first time) and wait until the post-connect commands have run."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ready
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self.driver.get(url)
+        if not self.signed_in:  # later loads reconnect with the credentials Browser keeps
+            wait = WebDriverWait(self.driver, 60)
+            user = wait.until(ready.element_to_be_clickable((By.CSS_SELECTOR, "[data-testid=username]")))
+            user.clear()
+            user.send_keys("neo4j")
+            wait.until(ready.element_to_be_clickable((By.CSS_SELECTOR, "[data-testid=password]"))).send_keys(self.password)
+            wait.until(ready.element_to_be_clickable((By.CSS_SELECTOR, "[data-testid=connect]"))).click()
+            self.signed_in = True
+        self.until(lambda: any(text.startswith(":config autoComplete") for text in self.frames()), "the post-connect commands")
+
+    def frames(self) -> list[str]:
+        """The start of every result frame's text, newest first."""
+        return self.driver.execute_script(
+            "return Array.from(document.querySelectorAll('[data-testid=frame]')).map(f => f.innerText.slice(0, 300))"
+        )
+
+    def newest(self) -> str:
+        """The whole text of the newest frame."""
+        return self.driver.execute_script("return document.querySelector('[data-testid=frame]').innerText")
+
+    def run_editor(self) -> None:
+        from selenium.webdriver.common.by import By
+
+        before = len(self.frames())
+        self.driver.find_element(By.CSS_SELECTOR, "[data-testid=editor-Run]").click()
+        self.until(lambda: len(self.frames()) > before, "a result frame")
+
+    def drawn(self) -> dict[str, list[Any]]:
+        """The newest frame's drawn graph: node captions and fills, relationship captions."""
+        return self.driver.execute_script(
+            """const frame = document.querySelector('[data-testid=frame]');
+            const nodes = Array.from(frame.querySelectorAll('g.node'));
+            return {captions: nodes.map(n => n.querySelector('text.caption').textContent.trim()),
+                    fills: nodes.map(n => n.querySelector('circle.b-outline').getAttribute('fill')),
+                    weights: Array.from(frame.querySelectorAll('g.relationship text')).map(t => t.textContent)};"""
+        )
+
+    def until(self, check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"Neo4j Browser did not show {what} within {timeout:.0f} s; frames: {self.frames()}")
+            time.sleep(0.25)
+
+
+@pytest.fixture
+def session(chromium: Callable[[], Any], browser_server: tuple[ManagedServer, Graph]) -> Iterator[Session]:
+    driver = chromium()
+    try:
+        yield Session(driver, browser_server[0].password())
+    finally:
+        driver.quit()
+
+
+def open_graph(session: Session, graph: Graph, run: str, epoch: int) -> dict[str, list[Any]]:
+    """Open the run's link, run the query it put in the editor, and wait for the whole graph."""
+    session.open(browser.url(graph, run, epoch))
+    session.run_editor()
+    expected = int(graph.layers(run)["sampled"].sum())
+    session.until(lambda: len(session.drawn()["captions"]) >= expected, f"{expected} neurons")
+    return session.drawn()
+
+
+def test_chromium_draws_a_runs_epoch_graph_in_cntgraphs_style(
+    session: Session, browser_server: tuple[ManagedServer, Graph], tmp_path: Path
+) -> None:
+    _, graph = browser_server
+    run = "browser-e2e"
+    delete_run(graph, run)
+    record(graph, run, small_mlp(), 3, sample=Uniform(4, seed=2), per_layer={"input": Full()})
+    drawn = open_graph(session, graph, run, 1)
+    session.driver.save_screenshot(str(tmp_path / "browser-epoch-graph.png"))
+    print(f"screenshot: {tmp_path / 'browser-epoch-graph.png'}")
+    links = graph.query("query/epoch_links", run=run, epoch=1)
+    stored = graph.query("browser/epoch_graph", run=run, epoch=1)["neuron"]
+    assert sorted(drawn["captions"]) == sorted({f"{n['layer']}:{n['unit']}" for n in stored})
+    assert set(drawn["fills"]) == {browser.style()["node.Neuron"]["color"]}
+    # one epoch's links only, each captioned by its weight (Browser cuts a long caption with "…")
+    assert len(drawn["weights"]) == len(links)
+    weights = [repr(float(w)) for w in links["w"]]
+    assert all(any(w.startswith(caption.rstrip("…")) for w in weights) for caption in drawn["weights"])
+    assert sum(caption in weights for caption in drawn["weights"]) > len(links) // 2
+    grass = json.loads(session.driver.execute_script("return localStorage.getItem('neo4j.grass')"))
+    assert grass == browser.style()
+
+
+def test_chromium_opens_runs_with_nasty_names_and_nothing_else(session: Session, browser_server: tuple[ManagedServer, Graph]) -> None:
+    _, graph = browser_server
+    for index, name in enumerate(NASTY_NAMES):
+        delete_run(graph, name)
+        record(graph, name, nn.Sequential(nn.Linear(12, 3 + index), nn.ReLU(), nn.Linear(3 + index, 2)), 1, sample=Full())
+    total = graph.cypher("MATCH (n) RETURN count(n) AS n")["n"][0]  # a name that broke out of its literal could delete
+    for index, name in enumerate(NASTY_NAMES):
+        drawn = open_graph(session, graph, name, 0)
+        assert len(drawn["captions"]) == 12 + 3 + index + 2, name
+        assert len(drawn["weights"]) == 12 * (3 + index) + (3 + index) * 2, name
+    assert graph.cypher("MATCH (n) RETURN count(n) AS n")["n"][0] == total
+
+
+def test_chromium_runs_every_saved_query_and_imports_them_as_favorites(
+    session: Session, browser_server: tuple[ManagedServer, Graph], tmp_path: Path
+) -> None:
+    _, graph = browser_server
+    run = "browser-e2e-queries"
+    delete_run(graph, run)
+    record(graph, run, small_mlp(), 3, sample=Full())
+    values = {
+        "browser/runs": {}, "browser/epoch_graph": {"run": run, "epoch": 2}, "browser/fluctuation": {"run": run},
+        "browser/link_history": {"run": run, "layer": 0, "src": 3, "dst": 5},
+        "browser/top_movers": {"run": run, "start": 0, "end": 2, "k": 5},
+    }
+    assert set(values) == {name for name in library.names() if name.startswith("browser/")}
+    for name, given_values in values.items():
+        session.open(browser.editor_url(graph.browser_url, name, **given_values))
+        session.run_editor()
+        session.until(lambda: re.search(r"Started streaming \d+ records|Displaying \d+ nodes", session.newest()), f"{name}'s result")
+        assert "Error" not in session.newest(), session.newest()
+    zipped = base64.b64encode(browser.write_favorites(tmp_path / "cntgraph.zip").read_bytes()).decode()
+    session.driver.execute_script(
+        """const bytes = Uint8Array.from(atob(arguments[0]), c => c.charCodeAt(0));
+        const files = new DataTransfer();
+        files.items.add(new File([bytes], 'cntgraph.zip', {type: 'application/zip'}));
+        document.querySelector('.filedrop').dispatchEvent(new DragEvent('drop', {dataTransfer: files, bubbles: true}));""",
+        zipped,
+    )
+    saved = lambda: json.loads(session.driver.execute_script("return localStorage.getItem('neo4j.documents')") or "[]")  # noqa: E731
+    session.until(lambda: sum(doc.get("content", "").startswith("// cntgraph: ") for doc in saved()) == len(values), "the imported favorites")
+    assert {doc["content"] for doc in saved() if doc["content"].startswith("// cntgraph: ")} == {library.load(name) for name in values}

@@ -1,0 +1,196 @@
+"""Ensemble analysis: divergences against scipy and hand-worked values, buckets on hand examples,
+and a tiny ensemble end to end through the Python API and the CLI."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from cntgraph import cli
+from cntgraph.errors import ConfigurationError, MetricError
+from cntgraph.model.metrics import layer_fluctuation, layer_parameters, node_strength
+from cntgraph.store.graph import Graph
+from cntgraph.studies import ensemble
+from cntgraph.studies.digits import load_digits
+from cntgraph.studies.ensemble import (
+    analyse,
+    bucket_of,
+    build_member,
+    population,
+    run_ensemble,
+    train_member,
+)
+from cntgraph.studies.ensemble.population import INPUT_SHAPE, torch_threads
+from tests.conftest import delete_run
+from tests.divergences import oracle
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+# -- buckets and the population --------------------------------------------------------------------
+def test_buckets_by_hand() -> None:
+    accuracy = [0.0, 0.0249, 0.025, 0.95, 0.975, 0.9999, 1.0, np.nan]
+    assert bucket_of(accuracy, 0.025)[:-1].tolist() == [0.0, 0.0, 0.025, 0.95, 0.975, 0.975, 0.975]
+    assert np.isnan(bucket_of(accuracy, 0.025)[-1])
+    assert bucket_of([0.7, 0.8, 0.9, 1.0], 0.1).tolist() == [0.7, 0.8, 0.9, 0.9]
+    assert bucket_of([0.5, 1.0], 1.0).tolist() == [0.0, 0.0]
+    for width in (0, 1.5, "0.1"):
+        with pytest.raises(ConfigurationError, match="bucket width"):
+            bucket_of([0.5], width)  # type: ignore[arg-type]
+
+
+def test_population_is_deterministic_and_checked() -> None:
+    first, again = ensemble.draw_population(40, 7, seed=3), ensemble.draw_population(40, 7, seed=3)
+    assert first == again
+    assert first != ensemble.draw_population(40, 7, seed=4)
+    assert {m.epochs for m in first} <= set(range(1, 8)) and len({m.init for m in first}) == 4
+    with pytest.raises(ConfigurationError, match=r"init families .* got \['gaussian'\]"):
+        ensemble.draw_population(3, 2, inits=["gaussian"])
+    with pytest.raises(ConfigurationError, match="size must be a whole number >= 1, got 0"):
+        ensemble.draw_population(0, 2)
+    with pytest.raises(ConfigurationError, match="1 <= min_epochs <= epochs, got 5..2"):
+        ensemble.draw_population(3, 2, min_epochs=5)
+
+
+def test_initialisers_follow_keras() -> None:
+    def weights(init: str, scale: float) -> torch.Tensor:
+        return ensemble.initialise(nn.Linear(500, 400), init, scale, seed=0).weight.detach()
+
+    assert float(weights("normal", 0.5).std()) == pytest.approx(0.5, rel=0.01)
+    assert float(weights("uniform", 5.0).abs().max()) <= 5.0
+    assert float(weights("uniform", 5.0).std()) == pytest.approx(5.0 / math.sqrt(3), rel=0.01)
+    assert float(weights("truncated_normal", 0.05).abs().max()) <= 0.1
+    # variance scaling: std sqrt(scale / fan_in) after truncation at 2 std (hence the 0.8796 correction)
+    assert float(weights("variance_scaling", 2.0).std()) == pytest.approx(math.sqrt(2.0 / 500), rel=0.01)
+    net = ensemble.initialise(nn.Sequential(nn.Conv2d(1, 4, 3), nn.Linear(4, 2)), "normal", 0.5, seed=0)
+    assert all(float(module.bias.detach().abs().max()) == 0.0 for module in (net[0], net[1]))
+
+
+# -- a tiny ensemble end to end ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> ensemble.EnsembleResult:
+    out = tmp_path_factory.mktemp("ensemble")
+    return run_ensemble(size=6, epochs=2, seed=5, bucket_width=0.5, min_members=1, out=out, progress=False)
+
+
+def test_tiny_ensemble_writes_figures_and_tables(tiny: ensemble.EnsembleResult) -> None:
+    assert tiny.analysis.buckets["bucket"].nunique() == 2  # so that there are divergences to draw
+    assert {path.name for path in tiny.figures} == {
+        "weights.png", "strength.png", "fluctuation.png", "fluctuation-accuracy.png", "trajectories.png",
+        "jeffreys.png", "jensen-shannon.png",
+    }
+    for path in tiny.figures:
+        assert path.read_bytes()[:8] == PNG
+    out = tiny.figures[0].parent
+    members = pd.read_csv(out / "members.csv")
+    assert members["member"].tolist() == list(range(6))
+    assert members["bucket"].tolist() == bucket_of(members["accuracy"], 0.5).tolist()
+    final = tiny.ensemble.final(tiny.ensemble.fluctuation).query("layer == 2").sort_values("member")
+    assert members["fluctuation_2"].tolist() == final["fluctuation"].tolist()
+
+
+def test_tiny_ensemble_metrics_equal_the_metrics_of_a_retrained_member(tiny: ensemble.EnsembleResult) -> None:
+    member = tiny.ensemble.spec(4)
+    row = tiny.ensemble.members.iloc[4]
+    model = build_member(member)
+    with torch_threads(1):  # as run_ensemble trains (threads=1): the same threads round the same way
+        train_member(member, model, load_digits())
+    last = member.epochs - 1
+    ours = tiny.ensemble.strengths.query("member == 4 and epoch == @last").reset_index(drop=True)
+    expected = node_strength(model, INPUT_SHAPE)
+    pd.testing.assert_frame_equal(ours[expected.columns.tolist()], expected, check_dtype=False)
+    fluctuation = tiny.ensemble.fluctuation.query("member == 4 and epoch == @last")
+    assert fluctuation["fluctuation"].tolist() == layer_fluctuation(model, INPUT_SHAPE)["fluctuation"].tolist()
+    weights = tiny.ensemble.final_weights.query("member == 4")
+    for layer, _, values in layer_parameters(model, INPUT_SHAPE):
+        assert weights.loc[weights["layer"] == layer, "w"].tolist() == values.tolist()
+        stats = tiny.ensemble.weights.query("member == 4 and epoch == @last and layer == @layer").iloc[0]
+        assert stats["mean"] == pytest.approx(values.mean()) and stats["q95"] == pytest.approx(np.quantile(values, 0.95))
+    assert row["accuracy"] == tiny.ensemble.history.query("member == 4")["accuracy"].iloc[-1]
+
+
+def test_tiny_ensemble_analysis_against_independent_computations(tiny: ensemble.EnsembleResult) -> None:
+    final = tiny.ensemble.final(tiny.ensemble.fluctuation).merge(tiny.analysis.buckets, on="member")
+    medians = final.groupby(["bucket", "layer"])["fluctuation"].median()
+    summary = tiny.analysis.summary.set_index(["bucket", "layer"])
+    assert summary["fluctuation_median"].to_dict() == pytest.approx(medians.to_dict())
+    for row in tiny.analysis.divergences.itertuples(index=False):
+        values = tiny.analysis.values.query("quantity == @row.quantity and layer == @row.layer")
+        a, b = (values.loc[values["bucket"] == bucket, "value"].to_numpy() for bucket in (row.bucket_a, row.bucket_b))
+        expected = oracle(a, b)
+        assert row.bins == expected["bins"]
+        assert row.jeffreys == pytest.approx(expected["jeffreys"])
+        assert row.jensen_shannon == pytest.approx(expected["jensen_shannon"])
+
+
+def test_diverging_members_are_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = population.train_member
+
+    def train_or_blow_up(member, model, data, on_epoch=None):  # noqa: ANN001, ANN202
+        if member.member == 1:
+            raise MetricError("layer '1' has non-finite parameters (3 of 3 values)")
+        return real(member, model, data, on_epoch)
+
+    monkeypatch.setattr(population, "train_member", train_or_blow_up)
+    result = run_ensemble(size=3, epochs=1, seed=0, bucket_width=1.0, min_members=1, progress=False)
+    assert result.ensemble.members["diverged"].tolist() == [False, True, False]
+    assert sorted(result.ensemble.history["member"].unique()) == [0, 2]
+    assert result.analysis.buckets["analysed"].tolist() == [True, False, True]
+
+
+def test_reanalysis_of_a_stratum(tiny: ensemble.EnsembleResult) -> None:
+    chosen = tiny.ensemble.members["member"].iloc[:3]
+    part = analyse(tiny.ensemble.select(chosen), bucket_width=1.0, min_members=1, progress=False)
+    assert part.buckets["member"].tolist() == chosen.tolist()
+    assert set(part.values["bucket"]) == {0.0}
+    assert part.divergences.empty and part.extremes().empty
+
+
+# -- the command line ---------------------------------------------------------------------------------
+def test_cli_runs_a_tiny_ensemble(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["ensemble", "--size", "4", "--epochs", "1", "--bucket-width", "1", "--min-members", "1",
+                     "--scales", "0.5", "--out", str(tmp_path)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "4 members in" in printed and "Median layer fluctuation" in printed
+    listed = [Path(line.strip()) for line in printed.splitlines() if line.startswith(f"  {tmp_path}")]
+    assert {path.name for path in listed} >= {"weights.png", "trajectories.png", "summary.csv"}
+    assert all(path.exists() for path in listed)
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--bucket-width", "2"], "bucket width must be a number in (0, 1]"),
+        (["--inits", "gaussian"], "init families must be a non-empty subset"),
+        (["--model", "mlp", "--epochs", "0"], "1 <= min_epochs <= epochs"),
+    ],
+)
+def test_cli_errors_name_the_bad_input(argv: list[str], named: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["ensemble", "--size", "2", "--out", str(tmp_path), *argv]) == 1
+    assert named in capsys.readouterr().err
+
+
+# -- recording into Neo4j -----------------------------------------------------------------------------
+@pytest.mark.neo4j
+def test_members_recorded_into_neo4j_match_the_ensemble(graph: Graph) -> None:
+    population = ensemble.draw_population(2, epochs=2, seed=11)
+    runs = [f"test-ensemble-{m.member:04d}" for m in population]
+    for run in runs:
+        delete_run(graph, run)
+    try:
+        recorded = ensemble.train_population(population, graph=graph, run_prefix="test-ensemble", progress=False)
+        for member, run in zip(population, runs, strict=True):
+            stored = graph.fluctuation(run).sort_values(["epoch", "layer"], ignore_index=True)
+            ours = recorded.fluctuation.query("member == @member.member").sort_values(["epoch", "layer"], ignore_index=True)
+            assert stored["epoch"].tolist() == ours["epoch"].tolist() == np.repeat(range(member.epochs), 4).tolist()
+            assert stored["fluctuation"].tolist() == pytest.approx(ours["fluctuation"].tolist(), rel=1e-12)
+    finally:
+        for run in runs:
+            delete_run(graph, run)
