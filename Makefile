@@ -11,7 +11,7 @@ demo: neo4j
 	$(BIN)/cntgraph demo
 
 test: neo4j chromium
-	$(BIN)/python -m pytest
+	CI=true $(BIN)/python -m pytest
 
 neo4j: install
 	$(BIN)/cntgraph neo4j install
