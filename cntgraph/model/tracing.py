@@ -118,24 +118,34 @@ def _checked_input_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
 
 
 def _checked_modules(model: nn.Module) -> dict[str, nn.Module]:
-    """Every leaf module by dotted path, after checking that each one is supported."""
+    """Every leaf module by dotted path, once every module is checked: one error names them all."""
     leaves: dict[str, nn.Module] = {}
+    refused: list[str] = []
     for path, module in model.named_modules():
         has_children = isinstance(module, _CONTAINERS) or next(module.children(), None) is not None
-        if has_children and any(p is not None for p in module._parameters.values()):
-            raise _unsupported(path, module, "has its own parameters")
-        if has_children:
+        own = [name for name, p in module._parameters.items() if p is not None]
+        if has_children and own:
+            refused.append(f"{_step(path, module)} is not supported (it holds weights of its own, "
+                           f"{', '.join(own)}, beside its submodules)")  # fmt: skip
+        elif has_children:
             continue
-        if not isinstance(module, _SUPPORTED):
-            raise _unsupported(path, module, "is not supported")
-        if isinstance(module, nn.Conv2d) and module.padding_mode != "zeros":
-            raise _unsupported(path, module, f"has padding_mode={module.padding_mode!r}")
-        leaves[path] = module
+        elif not isinstance(module, _SUPPORTED):
+            refused.append(f"{_step(path, module)} is not supported")
+        elif isinstance(module, nn.Conv2d) and module.padding_mode != "zeros":
+            refused.append(f"{_step(path, module)} has padding_mode={module.padding_mode!r}")
+        else:
+            leaves[path] = module
+    if refused:
+        raise TopologyError(
+            f"{len(refused)} module(s) of {type(model).__name__} cannot be read as links: " + "; ".join(refused)
+            + f". {_SUPPORTED_TEXT}. Ways out today: record a sub-module made of such a chain (for example "
+            "a classifier head), or fold normalisation layers into the weights before them."
+        )
     return leaves
 
 
-def _unsupported(path: str, module: nn.Module, what: str) -> TopologyError:
-    return TopologyError(f"module {_name(path)} ({type(module).__name__}) {what}: {_SUPPORTED_TEXT}")
+def _step(path: str, module: nn.Module) -> str:
+    return f"module {_name(path)} ({type(module).__name__})"
 
 
 def _name(path: str) -> str:
@@ -194,7 +204,7 @@ class _ChainProbe(TorchFunctionMode):
 
     def pre_hook(self, path: str) -> Callable[[nn.Module, tuple[Any, ...]], None]:
         def hook(module: nn.Module, args: tuple[Any, ...]) -> None:
-            step = f"module {_name(path)} ({type(module).__name__})"
+            step = _step(path, module)
             self._check_consumes(step, tree_leaves(args))
             if isinstance(module, _WEIGHTED) and any(layer.path == path for layer in self.layers):
                 raise TopologyError(
@@ -206,7 +216,7 @@ class _ChainProbe(TorchFunctionMode):
 
     def post_hook(self, path: str) -> Callable[[nn.Module, tuple[Any, ...], Any], None]:
         def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
-            step = f"module {_name(path)} ({type(module).__name__})"
+            step = _step(path, module)
             self.running = None
             if isinstance(module, _WEIGHTED):
                 self.layers.append(_weighted_layer(len(self.layers) + 1, path, module, args[0], output))

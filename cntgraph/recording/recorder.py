@@ -98,7 +98,7 @@ class Recorder:
         self._batch_size = batch_size
         self._queue_size = queue_size
         self._queue: queue.Queue[tuple[int, dict[str, Any], Snapshot] | None] = queue.Queue()  # sized at start
-        self._topology: Topology | None = None
+        self._topology: Topology = trace(model, self.input_shape)  # an unreadable model is refused here, not later
         self._layout: RunLayout | None = None
         self._writer: Writer | None = None
         self._thread: threading.Thread | None = None
@@ -164,16 +164,15 @@ class Recorder:
 
     # -- start-up (first capture) ----------------------------------------------------------
     def _start_once(self) -> Topology:
-        """At the first capture: trace the model, connect, settle the run, start the writer thread."""
-        if self._topology is not None:
-            return self._topology
-        topology = trace(self.model, self.input_shape)
+        """At the first capture: connect, settle the run, start the writer thread."""
+        topology = self._topology
+        if self._writer is not None:
+            return topology
         graph = self._connected()
         graph.runner.ensure_schema()
         first = take_snapshot(self.model, topology)
         self._layout = self._resolve_run(graph, first)
         self._queue = queue.Queue(maxsize=self._queue_size or queue_size_for(first))
-        self._topology = topology
         self._writer = Writer(graph.runner, batch_size=self._batch_size, progress=self.progress)
         self._thread = threading.Thread(target=self._work, name=f"cntgraph-recorder-{self.run}", daemon=True)
         self._thread.start()

@@ -187,7 +187,7 @@ shared = nn.Linear(4, 4)
         (Concat(), r"input of module 'b' \(Linear\) is not just the output of module 'a'"),
         (Skip(), r"input of module 'b' \(Linear\) is not just the output of module 'a'"),
         (Scaled(), r"torch function 'mul' after the model input is not wiring"),
-        (OwnParameter(), r"module <root> \(OwnParameter\) has its own parameters"),
+        (OwnParameter(), r"module <root> \(OwnParameter\) is not supported \(it holds weights of its own, .*beside its submodules\)"),
         (Unused(), r"weighted modules \['spare'\] are never called"),
         (LosesBatch(), r"torch function 'view' does not keep the batch dimension"),
         (nn.Sequential(shared, nn.ReLU(), shared), r"module '0' \(Linear\) is called twice"),
@@ -236,3 +236,24 @@ def test_input_shape_that_does_not_fit(input_shape: tuple[int, ...], match: str)
 def test_input_shape_must_be_positive_ints(input_shape: tuple) -> None:
     with pytest.raises(TopologyError, match="input_shape must be"):
         trace(nn.Linear(4, 2), input_shape)
+
+
+def test_every_unsupported_module_is_named_at_once() -> None:
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4, 3), nn.LayerNorm(3)
+    )
+    with pytest.raises(TopologyError) as refused:
+        trace(model, (1, 6, 6))
+    message = str(refused.value)
+    assert message.startswith("3 module(s) of Sequential cannot be read as links")
+    for named in ("'1' (BatchNorm2d)", "'3' (MaxPool2d)", "'6' (LayerNorm)"):
+        assert f"module {named} is not supported" in message
+    assert "Ways out today" in message
+
+
+def test_the_recorder_refuses_an_unreadable_model_when_it_is_built() -> None:
+    from cntgraph.recording.recorder import Recorder
+
+    model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    with pytest.raises(TopologyError, match=r"module '1' \(BatchNorm1d\) is not supported"):
+        Recorder(model, "never-recorded", input_shape=(4,))  # before any training, and without Neo4j
