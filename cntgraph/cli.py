@@ -88,6 +88,8 @@ def _demo(args: argparse.Namespace) -> int:
         print("Paste one of these into Browser:")
         for query in browser_queries(args.epochs - 1):
             print("\n" + "\n".join(f"  {line}" for line in query.splitlines()))
+    print(f"\nWatch {RUNS[0].run} learn, layer by layer, in a web page (then open the address it prints):")
+    print(f"  cntgraph view {RUNS[0].run}")
     return 0
 
 
@@ -252,6 +254,31 @@ def _add_browser_command(commands: argparse._SubParsersAction) -> None:
     browser.set_defaults(handler=_browser)
 
 
+# -- cntgraph view -----------------------------------------------------------------------------
+def _view(args: argparse.Namespace) -> int:
+    from cntgraph.server.connect import connect
+    from cntgraph.view.app import build_app, serve
+
+    with connect() as graph:
+        server = serve(build_app(graph, args.run), host=args.host, port=args.port)
+        print(f"cntgraph view: {server.url} (Ctrl-C to stop)", flush=True)
+        if args.open:
+            import webbrowser
+
+            webbrowser.open(server.url)
+        server.wait()
+    return 0
+
+
+def _add_view_command(commands: argparse._SubParsersAction) -> None:
+    view = commands.add_parser("view", help="watch a run learn, layer by layer, in a local web page")
+    view.add_argument("run", nargs="?", help="run name (default: the most recent run)")
+    view.add_argument("--port", type=int, default=8050, help="local port (default 8050)")
+    view.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
+    view.add_argument("--open", action="store_true", help="open the page in the web browser")
+    view.set_defaults(handler=_view)
+
+
 # -- cntgraph report ---------------------------------------------------------------------------
 def _report(args: argparse.Namespace) -> int:
     from cntgraph.server.connect import connect
@@ -404,6 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo)
     _add_query_commands(commands)
     _add_browser_command(commands)
+    _add_view_command(commands)
     _add_ensemble_command(commands)
     _add_report_command(commands)
     return parser

@@ -28,13 +28,15 @@ BOXES = {
     "server": (14.0, 3.9, "#dbe9f6", "where Neo4j comes from\nconnect.py  managed.py\nmaven.py  tools.py"),
     "recording": (6.0, 3.9, "#f3e3f6", "recording runs\nrecorder.py  replay.py  ingest.py\nlightning.py  huggingface.py"),
     "studies": (6.0, 1.6, "#f7f7f7", "on top\ndemo.py  report.py  plots.py\ndigits.py  ensemble/"),
+    "view": (14.0, 1.6, "#f7f7f7", "cntgraph view (read-only)\nlayout.py  data.py  app.py"),
     "cli": (10.0, 1.6, "#f7f7f7", "cli.py: one API call\nper command, plus printing"),
 }
 # (importer, imported, bend): the main dependencies, drawn as arrows (bent around a box in between)
 ARROWS = [
     ("model", "core", 0.0), ("records", "core", 0.0), ("store", "records", 0.0), ("server", "store", 0.0),
     ("recording", "model", 0.0), ("recording", "records", 0.0), ("recording", "server", 0.3), ("recording", "store", 0.0),
-    ("studies", "recording", 0.0), ("cli", "studies", 0.0), ("cli", "server", 0.0),
+    ("studies", "recording", 0.0), ("cli", "studies", 0.0),
+    ("view", "store", 0.0), ("cli", "view", 0.0),
 ]
 
 

@@ -148,6 +148,7 @@ def test_fluctuation(graph: Graph, hand: str) -> None:
         ("query/neuron_history", {"layer": 1, "unit": 0}, "NodeUniqueIndexSeek", "NeuronState(rid, layer, unit, epoch)"),
         ("query/strongest_links", {"epoch": 0, "k": 1}, "NodeIndexSeek", "NeuronState(rid, epoch)"),
         ("query/epoch_links", {"epoch": 0}, "NodeIndexSeek", "NeuronState(rid, epoch)"),
+        ("read/epoch_weights", {"epoch": 0}, "NodeIndexSeek", "NeuronState(rid, epoch)"),
         ("query/path_step", {"epoch": 0, "layer": 0, "scores": [1.0]}, "NodeIndexSeek", "NeuronState(rid, epoch)"),
         ("query/top_movers", {"layer": 1, "k": 1, "start": 0, "end": 1}, "NodeIndexSeek", "NeuronState(rid, epoch)"),
         ("aggregate/epoch", {"epoch": 0}, "NodeIndexSeek", "NeuronState(rid, epoch)"),

@@ -48,6 +48,7 @@ def test_cli_demo_prints_table_plots_and_browser(
     assert "demo-mlp" in printed and "demo-cnn" in printed
     assert f"{tmp_path / 'fluctuation.png'}" in printed
     assert "Neo4j Browser: http://127.0.0.1:17474/browser/" in printed
+    assert printed.rstrip().endswith("cntgraph view demo-mlp")  # the last thing it prints
     queries = browser_queries(1)
     assert len(queries) == 3
     for query in queries:  # printed whole, and each answers on the demo's run

@@ -67,6 +67,7 @@ def test_quickstart_records_queries_and_plots(graph: Graph, kernel_env: Path, tm
     with runs_deleted(graph, run):
         summary = execute("01-quickstart.ipynb", tmp_path)
         assert summary["run"] == run
+        assert summary["view_status"] == 200  # `cntgraph view` served from the notebook
         assert summary["epochs"] == graph.epochs(run)["epoch"].tolist() == list(range(8))
         assert summary["layers"] == graph.layers(run)["layer"].tolist() == [0, 1, 2, 3]
         assert graph.epochs(run)["accuracy"].iloc[-1] == summary["accuracy"] > 0.5
