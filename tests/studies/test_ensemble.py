@@ -169,7 +169,7 @@ def test_cli_runs_a_tiny_ensemble(tmp_path: Path, capsys: pytest.CaptureFixture[
     [
         (["--bucket-width", "2"], "bucket width must be a number in (0, 1]"),
         (["--inits", "gaussian"], "init families must be a non-empty subset"),
-        (["--model", "mlp", "--epochs", "0"], "1 <= min_epochs <= epochs"),
+        (["--model", "mlp", "--epochs", "0"], "epochs must be a whole number >= 1, got 0"),
     ],
 )
 def test_cli_errors_name_the_bad_input(argv: list[str], named: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
