@@ -8,7 +8,7 @@
 // estimate beside the exact fluctuation and the relative errors: fluctuation_error (signed) and
 // s_error = max |db_s - s| / max |s| over the layer's stored neurons.
 // Parameters: $run - run name; $epoch - a complete epoch.
-// Example: graph.aggregate("mlp-1", epochs=[3]), or: graph.run("aggregate/epoch", run="mlp-1", epoch=3)
+// Example: graph.aggregate("mlp-1", epochs=[3]), or: graph.runner.run("aggregate/epoch", run="mlp-1", epoch=3)
 MATCH (run:Run {name: $run})-[:HAS_EPOCH]->(:Epoch {epoch: $epoch, complete: true})
 MATCH (run)-[:HAS_LAYER]->(each:Layer)
 WITH run.rid AS rid, each

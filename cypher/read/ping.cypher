@@ -1,4 +1,4 @@
 // Answers one row: checks that the server runs queries on the database with these credentials.
 // Parameters: none.
-// Example: graph.verify(), or: cntgraph query read/ping
+// Example: graph.runner.verify(), or: cntgraph query read/ping
 RETURN 1 AS ok

@@ -1,6 +1,6 @@
 // Creates one epoch's LayerState nodes: fluctuation and summaries of strengths and weights over all units.
 // Parameters: $rid, $epoch; $states - list of maps, each with `layer` and the metric properties.
-// Example: graph.run("write/layer_states", rid=42, epoch=3, states=[{"layer": 1, "fluctuation": 0.8, ...}])
+// Example: graph.runner.run("write/layer_states", rid=42, epoch=3, states=[{"layer": 1, "fluctuation": 0.8, ...}])
 UNWIND $states AS state
 MATCH (l:Layer {rid: $rid, index: state.layer})
 CREATE (l)-[:HAS_STATE]->(s:LayerState {rid: $rid, epoch: $epoch})

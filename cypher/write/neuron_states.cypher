@@ -2,7 +2,7 @@
 // and `w_in`, the weights of the neuron's stored incoming links (aligned with Neuron.in_units).
 // Parameters: $rid, $epoch, $layer; $unit, $s_in, $s_out, $s, $bias, $w_in - equal-length lists
 // (bias may hold nulls; w_in holds a list of floats per unit, or null in the input layer).
-// Example: graph.run("write/neuron_states", rid=42, epoch=3, layer=1, unit=[4], s_in=[0.2], s_out=[1.0], s=[1.2], bias=[0.1], w_in=[[0.05, 0.05]])
+// Example: graph.runner.run("write/neuron_states", rid=42, epoch=3, layer=1, unit=[4], s_in=[0.2], s_out=[1.0], s=[1.2], bias=[0.1], w_in=[[0.05, 0.05]])
 UNWIND range(0, size($unit) - 1) AS i
 MATCH (n:Neuron {rid: $rid, layer: $layer, unit: $unit[i]})
 CREATE (n)-[:HAS_STATE]->(:NeuronState {

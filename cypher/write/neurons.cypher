@@ -3,7 +3,7 @@
 // that link into each neuron, in the order of NeuronState.w_in (null in the input layer).
 // Parameters: $rid - run id; $layer - node layer index; $units - list of flat unit indices;
 // $in_units - per unit, the list of its stored source units (or null).
-// Example: graph.run("write/neurons", rid=42, layer=1, units=[0, 5], in_units=[[0, 1], [0, 1]])
+// Example: graph.runner.run("write/neurons", rid=42, layer=1, units=[0, 5], in_units=[[0, 1], [0, 1]])
 MATCH (l:Layer {rid: $rid, index: $layer})
 UNWIND range(0, size($units) - 1) AS i
 MERGE (n:Neuron {rid: $rid, layer: $layer, unit: $units[i]})
