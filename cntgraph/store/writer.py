@@ -19,7 +19,7 @@ from cntgraph.errors import RecorderError
 from cntgraph.records.epoch import EpochRecords, LinkBlock  # noqa: F401 - LinkBlock: the examples
 from cntgraph.store.runner import Neo4jRunner
 
-__all__ = ["DEFAULT_BATCH", "Writer", "delete_run", "epoch_statements", "transactions"]
+__all__ = ["DEFAULT_BATCH", "Writer", "delete_run", "epoch_statements", "neuron_statements", "transactions"]
 
 #: link weights per transaction (measured in bench/bench_writer.py)
 DEFAULT_BATCH = 100_000
@@ -84,13 +84,36 @@ class Writer:
                 "it was recreated since these records were made. Replay them under a new run name."
             )
         self.runner.run("write/layers", rid=records.rid, layers=records.layers)
-        for block, incoming in zip(records.neurons, incoming_links(records), strict=True):
-            in_units = [None if links is None else links[0].tolist() for links in incoming]
-            self.runner.run("write/neurons", rid=records.rid, layer=block.layer, units=block.unit.tolist(), in_units=in_units)
+        for name, params in neuron_statements(records, self.batch_size):
+            self.runner.run(name, **params)
         self._runs_ready.add(records.rid)
 
 
 Statement = tuple[str, dict[str, Any]]
+
+
+def neuron_statements(records: EpochRecords, batch_size: int) -> Iterator[Statement]:
+    """The ``write/neurons`` statements of a run's layout: each node layer's stored neurons with the
+    source units of their stored links, in slices of at most ``batch_size`` source units (at least
+    one neuron each), so that no transaction holds a whole large layer.
+
+    Example:
+        >>> from cntgraph.records.epoch import EpochRecords, NeuronBlock
+        >>> units = [NeuronBlock(layer, np.array([0, 1]), *np.zeros((4, 2))) for layer in (0, 1)]
+        >>> block = LinkBlock(1, np.array([0, 1, 0, 1]), np.array([0, 0, 1, 1]), np.zeros(4))
+        >>> records = EpochRecords("run", 7, 0, {}, {}, [], units, [block], [])
+        >>> [(p["layer"], p["units"], p["in_units"]) for _, p in neuron_statements(records, batch_size=2)]
+        [(0, [0, 1], [None, None]), (1, [0], [[0, 1]]), (1, [1], [[0, 1]])]
+    """
+    for block, incoming in zip(records.neurons, incoming_links(records), strict=True):
+        counts = [0 if links is None else links[0].size for links in incoming]
+        for part in _slices(counts, batch_size):
+            yield "write/neurons", {
+                "rid": records.rid,
+                "layer": block.layer,
+                "units": block.unit[part].tolist(),
+                "in_units": [None if links is None else links[0].tolist() for links in incoming[part]],
+            }
 
 
 def epoch_statements(records: EpochRecords, batch_size: int) -> Iterator[Statement]:
