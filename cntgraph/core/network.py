@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from cntgraph.errors import MetricError
 
-__all__ = ["NodeLayer", "WeightedLayer", "Topology", "Snapshot", "dense_snapshot", "require_finite", "weight_shape"]
+__all__ = ["KERNEL_KINDS", "NodeLayer", "WeightedLayer", "Topology", "Snapshot", "dense_snapshot", "require_finite", "weight_shape"]
 
 
 @dataclass(frozen=True)
@@ -32,19 +32,27 @@ class NodeLayer:
     size: int
 
 
+#: the kinds of layer whose links follow a kernel over (C, H, W) units, as a Conv2d's do
+KERNEL_KINDS = frozenset({"conv1d", "conv2d", "avgpool2d", "maxpool2d"})
+
+
 @dataclass(frozen=True)
 class WeightedLayer:
     """The l-th weighted layer: links from node layer l-1 (``in_shape``) to node layer l.
 
-    For ``"conv2d"``, ``stride``, ``padding``, ``dilation`` and ``kernel_size`` are per axis
-    (height, width); ``padding`` is the zero padding before the first row/column (``padding="same"``
-    with an even receptive field pads one more after, which ``out_shape`` accounts for). For
-    ``"linear"`` they are empty tuples and ``groups`` is 1.
+    ``kind`` is ``"linear"``, or one of :data:`KERNEL_KINDS`, whose links follow a kernel:
+    ``"conv2d"``; ``"conv1d"`` (read as a Conv2d of height 1: shapes (C, 1, L), kernel (1, k));
+    ``"avgpool2d"`` and ``"maxpool2d"`` (fixed links of weight 1/|window| from each input of a
+    window, one group per channel; see docs/METRICS.md). For these, ``stride``, ``padding``,
+    ``dilation`` and ``kernel_size`` are per axis (height, width); ``padding`` is the zero padding
+    before the first row/column (``padding="same"`` with an even receptive field pads one more
+    after, which ``out_shape`` accounts for). For ``"linear"`` they are empty tuples and
+    ``groups`` is 1. ``folded`` is the path of a BatchNorm folded into the layer's weights and bias.
     """
 
     index: int
     path: str
-    kind: Literal["linear", "conv2d"]
+    kind: Literal["linear", "conv1d", "conv2d", "avgpool2d", "maxpool2d"]
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
     stride: tuple[int, ...]
@@ -53,6 +61,7 @@ class WeightedLayer:
     groups: int
     has_bias: bool
     kernel_size: tuple[int, ...]
+    folded: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,16 @@
 """Read a PyTorch model as a layered neuron graph (a :class:`~cntgraph.core.network.Topology`).
 
 `trace` runs one forward pass on a zero batch of one sample and watches it with hooks. It accepts
-a simple chain of ``nn.Linear`` and ``nn.Conv2d`` layers joined by parameter-free wiring
-(elementwise activations, dropout, identity, flatten/view/reshape), in ``nn.Sequential`` or in
-nested custom modules, and raises `TopologyError` for anything else.
+a simple chain of layers that make links, in ``nn.Sequential`` or in nested custom modules:
+
+- ``nn.Linear``, ``nn.Conv1d`` and ``nn.Conv2d`` (zero padding), whose weights are the links;
+- ``nn.BatchNorm1d``/``nn.BatchNorm2d`` right after one of them, folded into its weights and bias
+  with the running statistics (eval mode): a BatchNorm adds no node layer;
+- ``nn.AvgPool2d``, ``nn.MaxPool2d`` and their adaptive forms (when the input size is a multiple
+  of the output size), each a node layer with fixed links of weight 1/|window| (docs/METRICS.md);
+
+joined by parameter-free wiring (elementwise activations, dropout, identity, flatten/view/reshape),
+and raises `TopologyError` for anything else.
 
 Wiring rules:
 
@@ -14,13 +21,14 @@ Wiring rules:
   keep the batch dimension and the flat (C, H, W) order of units, so they are wiring too.
 - ``nn.Softmax``/``nn.LogSoftmax`` (and ``F.softmax``/``F.log_softmax``) are not elementwise; they
   are accepted only as the very last step, as output wiring that adds no layer.
-- Everything else computed on the data between layers (``torch.cat``, ``x + y``, pooling,
-  indexing, ``x * 2``...) and every other module (pooling, normalisation, embeddings, RNNs,
-  attention, ``nn.Unflatten``...) raises `TopologyError`.
+- Everything else computed on the data between layers (``torch.cat``, ``x + y``, functional
+  pooling, indexing, ``x * 2``...) and every other module (LayerNorm, embeddings, RNNs, attention,
+  ``nn.Unflatten``...) raises `TopologyError`, naming every such module at once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -36,7 +44,11 @@ from cntgraph.errors import TopologyError
 
 __all__ = ["trace", "weighted_modules"]
 
-_WEIGHTED = (nn.Linear, nn.Conv2d)
+_CONV = (nn.Conv1d, nn.Conv2d)
+_WEIGHTED = (nn.Linear, *_CONV)  # modules whose weights are links
+_POOLS = (nn.AvgPool2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)  # fixed links
+_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)  # folded into the weighted layer before them
+_LINKED = (*_WEIGHTED, *_POOLS)  # modules that make a node layer
 _ELEMENTWISE = (
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
     nn.Tanh, nn.Sigmoid, nn.Hardtanh, nn.Hardsigmoid, nn.Hardswish, nn.Softplus, nn.Softsign,
@@ -45,7 +57,7 @@ _ELEMENTWISE = (
 )  # fmt: skip
 _OUTPUT = (nn.Softmax, nn.LogSoftmax)
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)  # containers even when empty
-_SUPPORTED = (*_WEIGHTED, nn.Flatten, *_ELEMENTWISE, *_OUTPUT)
+_SUPPORTED = (*_LINKED, *_NORMS, nn.Flatten, *_ELEMENTWISE, *_OUTPUT)
 
 _ELEMENTWISE_FUNCTIONS = frozenset(
     "relu relu_ relu6 leaky_relu leaky_relu_ elu elu_ selu selu_ celu celu_ gelu silu mish "
@@ -58,9 +70,10 @@ _OUTPUT_FUNCTIONS = frozenset({"softmax", "log_softmax"})
 _SAME_SHAPE_FUNCTIONS = _ELEMENTWISE_FUNCTIONS | _OUTPUT_FUNCTIONS
 
 _SUPPORTED_TEXT = (
-    "cntgraph supports a simple chain of nn.Linear and nn.Conv2d (padding_mode='zeros') joined by "
-    "parameter-free elementwise modules, Dropout, Identity and Flatten, with Softmax/LogSoftmax "
-    "only as the last step"
+    "cntgraph supports a simple chain of nn.Linear, nn.Conv1d and nn.Conv2d (padding_mode='zeros'), "
+    "each optionally followed by a BatchNorm1d/2d (folded into it), and nn.AvgPool2d/MaxPool2d and "
+    "their adaptive forms, joined by parameter-free elementwise modules, Dropout, Identity and "
+    "Flatten, with Softmax/LogSoftmax only as the last step"
 )
 
 
@@ -95,8 +108,8 @@ def trace(model: nn.Module, input_shape: Sequence[int]) -> Topology:
     return probe.topology(shape, output)
 
 
-def weighted_modules(model: nn.Module) -> list[tuple[str, nn.Linear | nn.Conv2d]]:
-    """The (dotted path, module) of every Linear/Conv2d in registration order, without a forward.
+def weighted_modules(model: nn.Module) -> list[tuple[str, nn.Linear | nn.Conv1d | nn.Conv2d]]:
+    """The (dotted path, module) of every Linear/Conv in registration order, without a forward.
 
     Checks module types only (not the forward wiring, which needs `trace`); raises
     `TopologyError` for an unsupported module. Registration order equals forward order for
@@ -107,7 +120,14 @@ def weighted_modules(model: nn.Module) -> list[tuple[str, nn.Linear | nn.Conv2d]
         >>> [path for path, _ in weighted_modules(net)]
         ['0', '2']
     """
-    return [(path, m) for path, m in _checked_modules(model).items() if isinstance(m, _WEIGHTED)]
+    leaves = _checked_modules(model)
+    needs_forward = [_step(path, m) for path, m in leaves.items() if isinstance(m, (*_POOLS, *_NORMS))]
+    if needs_forward:
+        raise TopologyError(
+            f"{', '.join(needs_forward)} can only be read in a forward pass (pooling layers are node layers, "
+            "BatchNorm is folded into the layer before it): pass input_shape"
+        )
+    return [(path, m) for path, m in leaves.items() if isinstance(m, _WEIGHTED)]
 
 
 def _checked_input_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
@@ -131,8 +151,10 @@ def _checked_modules(model: nn.Module) -> dict[str, nn.Module]:
             continue
         elif not isinstance(module, _SUPPORTED):
             refused.append(f"{_step(path, module)} is not supported")
-        elif isinstance(module, nn.Conv2d) and module.padding_mode != "zeros":
+        elif isinstance(module, _CONV) and module.padding_mode != "zeros":
             refused.append(f"{_step(path, module)} has padding_mode={module.padding_mode!r}")
+        elif (why := _unreadable_setting(module)) is not None:
+            refused.append(f"{_step(path, module)} {why}")
         else:
             leaves[path] = module
     if refused:
@@ -142,6 +164,19 @@ def _checked_modules(model: nn.Module) -> dict[str, nn.Module]:
             "a classifier head), or fold normalisation layers into the weights before them."
         )
     return leaves
+
+
+def _unreadable_setting(module: nn.Module) -> str | None:
+    """Why a supported module type is not readable with its settings, or None when it is."""
+    if isinstance(module, _NORMS) and not module.track_running_stats:
+        return "has track_running_stats=False: it normalises with each batch's statistics, not fixed ones"
+    if isinstance(module, (nn.AvgPool2d, nn.MaxPool2d)) and module.ceil_mode:
+        return "has ceil_mode=True: its last windows are cut short (use ceil_mode=False)"
+    if isinstance(module, nn.AvgPool2d) and (not module.count_include_pad or module.divisor_override is not None):
+        return "divides by a window size that varies (count_include_pad=False or divisor_override)"
+    if isinstance(module, (nn.MaxPool2d, nn.AdaptiveMaxPool2d)) and module.return_indices:
+        return "has return_indices=True: it returns two tensors"
+    return None
 
 
 def _step(path: str, module: nn.Module) -> str:
@@ -218,8 +253,10 @@ class _ChainProbe(TorchFunctionMode):
         def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
             step = _step(path, module)
             self.running = None
-            if isinstance(module, _WEIGHTED):
-                self.layers.append(_weighted_layer(len(self.layers) + 1, path, module, args[0], output))
+            if isinstance(module, _LINKED):
+                self.layers.append(_linked_layer(len(self.layers) + 1, path, module, args[0], output))
+            elif isinstance(module, _NORMS):
+                self._fold(step, path, module)
             elif isinstance(module, nn.Flatten):
                 _check_batch_kept(step, output)
             self._advance(step, output, final=isinstance(module, _OUTPUT))
@@ -245,6 +282,18 @@ class _ChainProbe(TorchFunctionMode):
         self._advance(step, output, final=name in _OUTPUT_FUNCTIONS)
         return output
 
+    def _fold(self, step: str, path: str, norm: nn.Module) -> None:
+        """Fold BatchNorm ``norm`` into the Linear or Conv layer whose output it just normalised."""
+        last = self.layers[-1] if self.layers else None
+        if last is None or last.kind not in _FOLDABLE or last.folded is not None or self.last_step != _step(
+            last.path, self.modules[last.path]
+        ):
+            raise TopologyError(
+                f"{step} does not directly follow a Linear or Conv layer (it follows {self.last_step}); "
+                "cntgraph folds a BatchNorm into the weights of the layer right before it"
+            )
+        self.layers[-1] = dataclasses.replace(last, folded=path, has_bias=True)
+
     def _check_consumes(self, step: str, inputs: list[Any]) -> None:
         if self.final_step is not None:
             raise TopologyError(f"{step} comes after {self.final_step}: {_SUPPORTED_TEXT}")
@@ -268,12 +317,12 @@ class _ChainProbe(TorchFunctionMode):
             raise TopologyError(
                 f"the model's output is not the output of {self.last_step}: {_SUPPORTED_TEXT}"
             )
-        called = {layer.path for layer in self.layers}
-        unused = [p for p, m in self.modules.items() if isinstance(m, _WEIGHTED) and p not in called]
+        called = {layer.path for layer in self.layers} | {layer.folded for layer in self.layers}
+        unused = [p for p, m in self.modules.items() if isinstance(m, (*_WEIGHTED, *_NORMS)) and p not in called]
         if unused:
             raise TopologyError(f"weighted modules {unused} are never called in forward: {_SUPPORTED_TEXT}")
         if not self.layers:
-            raise TopologyError(f"the model has no nn.Linear or nn.Conv2d layer: {_SUPPORTED_TEXT}")
+            raise TopologyError(f"the model has no layer that makes links: {_SUPPORTED_TEXT}")
         inputs = NodeLayer(0, "input", input_shape, math.prod(input_shape))
         outputs = [NodeLayer(w.index, w.path, w.out_shape, math.prod(w.out_shape)) for w in self.layers]
         return Topology(node_layers=(inputs, *outputs), layers=tuple(self.layers))
@@ -286,35 +335,68 @@ def _check_batch_kept(step: str, output: torch.Tensor) -> None:
         )
 
 
-def _weighted_layer(
-    index: int, path: str, module: nn.Linear | nn.Conv2d, data: torch.Tensor, output: torch.Tensor
-) -> WeightedLayer:
+#: the kinds a BatchNorm may be folded into
+_FOLDABLE = frozenset({"linear", "conv1d", "conv2d"})
+
+
+def _linked_layer(index: int, path: str, module: nn.Module, data: torch.Tensor, output: torch.Tensor) -> WeightedLayer:
+    """The layer of links that ``module`` makes, read off its settings and its input and output."""
     in_shape, out_shape = tuple(data.shape[1:]), tuple(output.shape[1:])
-    expected_dim = 2 if isinstance(module, nn.Linear) else 4
+    expected_dim = 2 if isinstance(module, nn.Linear) else 3 if isinstance(module, nn.Conv1d) else 4
     if data.dim() != expected_dim:
+        wanted = {2: "features", 3: "C, L", 4: "C, H, W"}[expected_dim]
         raise TopologyError(
             f"module {_name(path)} ({type(module).__name__}) gets input of shape {tuple(data.shape)}; "
-            f"it must be (batch, {'features' if expected_dim == 2 else 'C, H, W'}), e.g. add nn.Flatten"
+            f"it must be (batch, {wanted}), e.g. add nn.Flatten"
         )
-    has_bias = module.bias is not None
     if isinstance(module, nn.Linear):
-        return WeightedLayer(index, path, "linear", in_shape, out_shape, (), (), (), 1, has_bias, ())
-    return WeightedLayer(
-        index, path, "conv2d", in_shape, out_shape,
-        stride=tuple(module.stride),
-        padding=_padding_before(module),
-        dilation=tuple(module.dilation),
-        groups=module.groups,
-        has_bias=has_bias,
-        kernel_size=tuple(module.kernel_size),
-    )  # fmt: skip
+        return WeightedLayer(index, path, "linear", in_shape, out_shape, (), (), (), 1, module.bias is not None, ())
+    if isinstance(module, nn.Conv1d):  # a Conv2d of height 1: the flat (C, L) order of units is kept
+        return WeightedLayer(
+            index, path, "conv1d", (in_shape[0], 1, in_shape[1]), (out_shape[0], 1, out_shape[1]),
+            stride=(1, *module.stride), padding=(0, *_padding_before(module)), dilation=(1, *module.dilation),
+            groups=module.groups, has_bias=module.bias is not None, kernel_size=(1, *module.kernel_size),
+        )  # fmt: skip
+    if isinstance(module, nn.Conv2d):
+        return WeightedLayer(
+            index, path, "conv2d", in_shape, out_shape,
+            stride=tuple(module.stride), padding=_padding_before(module), dilation=tuple(module.dilation),
+            groups=module.groups, has_bias=module.bias is not None, kernel_size=tuple(module.kernel_size),
+        )  # fmt: skip
+    return _pool_layer(index, path, module, in_shape, out_shape)
 
 
-def _padding_before(module: nn.Conv2d) -> tuple[int, ...]:
+def _pool_layer(
+    index: int, path: str, module: nn.Module, in_shape: tuple[int, ...], out_shape: tuple[int, ...]
+) -> WeightedLayer:
+    """A pooling layer as fixed links over each channel's windows (one group per channel)."""
+    kind = "maxpool2d" if isinstance(module, (nn.MaxPool2d, nn.AdaptiveMaxPool2d)) else "avgpool2d"
+    if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+        (_, height, width), (_, out_height, out_width) = in_shape, out_shape
+        if height % out_height or width % out_width:
+            raise TopologyError(
+                f"module {_name(path)} ({type(module).__name__}) pools {height}x{width} into {out_height}x{out_width}: "
+                "windows of unequal sizes, which cntgraph reads only when the input size is a multiple of the output size"
+            )
+        kernel = (height // out_height, width // out_width)
+        stride, padding, dilation = kernel, (0, 0), (1, 1)
+    else:
+        kernel = _pair(module.kernel_size)
+        stride = _pair(module.stride if module.stride is not None else module.kernel_size)
+        padding = _pair(module.padding)
+        dilation = _pair(getattr(module, "dilation", 1))
+    return WeightedLayer(index, path, kind, in_shape, out_shape, stride, padding, dilation, in_shape[0], False, kernel)
+
+
+def _pair(value: int | Sequence[int]) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def _padding_before(module: nn.Conv1d | nn.Conv2d) -> tuple[int, ...]:
     """Zero rows/columns torch adds before the input, per axis (torch's rule for 'same')."""
     padding = module.padding
     if padding == "valid":
-        return (0, 0)
+        return (0,) * len(module.kernel_size)
     if padding == "same":
         return tuple(d * (k - 1) // 2 for d, k in zip(module.dilation, module.kernel_size, strict=True))
     assert isinstance(padding, tuple)  # torch turns int padding into a tuple

@@ -283,3 +283,33 @@ def test_per_layer_samples_must_name_real_layers() -> None:
         draw(strengths, ["input", "fc"], Full(), {"fc9": Uniform(1)})
     with pytest.raises(ConfigurationError, match=r"Uniform\(k\) must be a whole number >= 1, got 0"):
         Uniform(0)
+
+
+@pytest.mark.neo4j
+def test_a_vgg_with_batchnorm_and_pooling_records_and_reads_back(graph: Graph, run_name: str) -> None:
+    torch.manual_seed(0)
+    vgg = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(4, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(6, 3),
+    )  # fmt: skip
+    optimizer = torch.optim.SGD(vgg.parameters(), lr=0.1)
+    x, y = torch.randn(32, 1, 8, 8), torch.randint(0, 3, (32,))
+    with Recorder(vgg, run_name, (1, 8, 8), graph=graph, sample=Full(), progress=False) as recorder:
+        for epoch in range(2):
+            vgg.train()  # BatchNorm's running statistics move
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(vgg(x), y).backward()
+            optimizer.step()
+            recorder.capture(epoch)
+    snapshot = take_snapshot(vgg, trace(vgg, (1, 8, 8)))
+    assert graph.layers(run_name)["kind"].tolist() == ["input", "conv2d", "maxpool2d", "conv2d", "avgpool2d", "linear"]
+    stored = stored_links(graph, run_name).query("epoch == 1")
+    for layer in snapshot.topology.layers:
+        src, dst, w = layer_links(snapshot, layer.index)
+        part = stored[stored["dst_layer"] == layer.index].sort_values(["dst", "src"])
+        assert (part["src"].tolist(), part["dst"].tolist()) == (src.tolist(), dst.tolist())
+        assert part["w"].tolist() == w.tolist()  # the folded weights, bit for bit
+    strengths = graph.query("read/strengths", run=run_name, epochs=[1])
+    expected = node_strength(snapshot)
+    np.testing.assert_array_equal(strengths["s"].to_numpy(), expected["s"].to_numpy())

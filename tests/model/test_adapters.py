@@ -1,0 +1,163 @@
+"""Conv1d, folded BatchNorm and pooling against the Jacobian of each module's linear part.
+
+For an affine map f (a layer in eval mode), the links are its Jacobian J (a link src -> dst of weight
+J[dst, src], none where J has no entry in the kernel's reach) and the bias is f(0); so the in-strengths
+of its outputs are f(1) and the out-strengths of its inputs the column sums of J. Max pooling is not
+affine: its convention (docs/METRICS.md) is the links of the average pool of the same windows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from cntgraph.core.links import layer_links
+from cntgraph.errors import TopologyError
+from cntgraph.model.metrics import as_snapshot, node_strength
+from cntgraph.model.tracing import trace
+
+
+def randomized(module: nn.Module, seed: int = 0) -> nn.Module:
+    """``module`` in eval mode with random weights and BatchNorm statistics (float64)."""
+    generator = torch.Generator().manual_seed(seed)
+    module = module.double().eval()
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator, dtype=torch.float64))
+        for norm in module.modules():
+            if isinstance(norm, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                norm.running_mean.copy_(torch.randn(norm.num_features, generator=generator, dtype=torch.float64))
+                norm.running_var.copy_(torch.rand(norm.num_features, generator=generator, dtype=torch.float64) + 0.5)
+    return module
+
+
+def jacobian(module: nn.Module, shape: tuple[int, ...]) -> np.ndarray:
+    """(output units, input units) Jacobian of ``module`` at a zero input of one sample."""
+    zero = torch.zeros((1, *shape), dtype=torch.float64)
+    full = torch.autograd.functional.jacobian(lambda x: module(x).reshape(-1), zero)
+    return full.reshape(-1, int(np.prod(shape))).numpy()
+
+
+def link_matrix(module: nn.Module, shape: tuple[int, ...]) -> np.ndarray:
+    snapshot = as_snapshot(module, shape)
+    src, dst, w = layer_links(snapshot, 1)
+    out_units = snapshot.topology.node_layers[1].size
+    matrix = np.zeros((out_units, int(np.prod(shape))))
+    matrix[dst, src] = w
+    return matrix
+
+
+CASES = [
+    (nn.Conv1d(3, 4, 3, stride=2, padding=1), (3, 9)),
+    (nn.Conv1d(4, 6, 3, padding="same", dilation=2, groups=2, bias=False), (4, 8)),
+    (nn.Sequential(nn.Linear(5, 4), nn.BatchNorm1d(4)), (5,)),
+    (nn.Sequential(nn.Linear(5, 4, bias=False), nn.BatchNorm1d(4, affine=False)), (5,)),
+    (nn.Sequential(nn.Conv1d(2, 3, 3), nn.BatchNorm1d(3)), (2, 7)),
+    (nn.Sequential(nn.Conv2d(2, 3, 3, padding=1, bias=False), nn.BatchNorm2d(3)), (2, 5, 4)),
+    (nn.Sequential(nn.Conv2d(2, 4, (2, 3), stride=2, groups=2), nn.BatchNorm2d(4)), (2, 6, 7)),
+    (nn.AvgPool2d(2), (3, 4, 6)),
+    (nn.AvgPool2d(3, stride=2, padding=1), (2, 7, 5)),
+    (nn.AdaptiveAvgPool2d((2, 3)), (2, 4, 6)),
+    (nn.AdaptiveAvgPool2d(1), (3, 5, 5)),
+]
+
+
+@pytest.mark.parametrize(("module", "shape"), CASES, ids=lambda c: type(c).__name__ if isinstance(c, nn.Module) else str(c))
+def test_links_and_strengths_equal_the_jacobian(module: nn.Module, shape: tuple[int, ...]) -> None:
+    module = randomized(module)
+    expected = jacobian(module, shape)
+    np.testing.assert_allclose(link_matrix(module, shape), expected, rtol=1e-12, atol=1e-12)
+    strengths = node_strength(module, shape)
+    with torch.no_grad():
+        f_ones = module(torch.ones((1, *shape), dtype=torch.float64)).reshape(-1).numpy()
+    outputs, inputs = strengths[strengths["layer"] == 1], strengths[strengths["layer"] == 0]
+    np.testing.assert_allclose(outputs["s_in"], f_ones, rtol=1e-12, atol=1e-12)  # J @ 1 + f(0)
+    np.testing.assert_allclose(inputs["s_out"], expected.sum(axis=0), rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(1, 3), st.integers(1, 9), st.integers(1, 9), st.integers(1, 3), st.integers(1, 3), st.integers(0, 1),
+)
+def test_average_pools_of_any_shape_equal_their_jacobian(channels: int, height: int, width: int, kernel: int,
+                                                         stride: int, padding: int) -> None:  # fmt: skip
+    if kernel > height + 2 * padding or kernel > width + 2 * padding or padding > kernel // 2:
+        return  # torch refuses these settings
+    pool = nn.AvgPool2d(kernel, stride=stride, padding=padding)
+    shape = (channels, height, width)
+    np.testing.assert_allclose(link_matrix(pool, shape), jacobian(pool.double(), shape), rtol=1e-12, atol=1e-12)
+
+
+def test_max_pooling_links_are_those_of_the_average_pool() -> None:
+    shape = (2, 6, 5)
+    np.testing.assert_array_equal(link_matrix(nn.MaxPool2d(2, stride=1, padding=1), shape),
+                                  link_matrix(nn.AvgPool2d(2, stride=1, padding=1), shape))  # fmt: skip
+    pooled = node_strength(nn.MaxPool2d(3, stride=3), shape)
+    np.testing.assert_allclose(pooled.query("layer == 1")["s_in"], 1.0)  # unit gain: s_in = 1 (no bias)
+
+
+def test_conv1d_is_a_conv2d_of_height_one() -> None:
+    torch.manual_seed(3)
+    one = nn.Sequential(nn.Conv1d(2, 3, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 4, 2))
+    two = nn.Sequential(nn.Conv2d(2, 3, (1, 3), stride=(1, 2), padding=(0, 1)), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 4, 2))
+    with torch.no_grad():
+        two[0].weight.copy_(one[0].weight.unsqueeze(2))
+        two[0].bias.copy_(one[0].bias)
+        two[3].load_state_dict(one[3].state_dict())
+    a, b = node_strength(one, (2, 8)), node_strength(two, (2, 1, 8))
+    np.testing.assert_array_equal(a[["layer", "unit"]], b[["layer", "unit"]])
+    np.testing.assert_allclose(a[["s_in", "s_out", "s"]], b[["s_in", "s_out", "s"]], rtol=1e-12)
+
+
+def test_a_batchnorm_with_identity_statistics_changes_no_strength() -> None:
+    torch.manual_seed(4)
+    plain = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 4 * 4, 5))
+    normed = nn.Sequential(plain[0], nn.BatchNorm2d(3), *plain[1:]).double()  # float64 statistics
+    norm = normed[1]
+    with torch.no_grad():
+        norm.running_mean.zero_()
+        norm.running_var.fill_(1.0 - norm.eps)  # var + eps = 1: x -> (x - 0) / 1 * 1 + 0
+    a, b = node_strength(plain, (1, 6, 6)), node_strength(normed, (1, 6, 6))
+    np.testing.assert_allclose(a[["s_in", "s_out", "s"]], b[["s_in", "s_out", "s"]], rtol=1e-12, atol=1e-15)
+
+
+def test_a_small_vgg_reads_as_one_chain_with_batchnorm_folded() -> None:
+    vgg = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(), nn.Linear(16, 10),
+    )  # fmt: skip
+    topology = trace(vgg, (3, 16, 16))
+    assert [(layer.kind, layer.path, layer.folded) for layer in topology.layers] == [
+        ("conv2d", "0", "1"), ("maxpool2d", "3", None), ("conv2d", "4", "5"), ("maxpool2d", "7", None),
+        ("avgpool2d", "8", None), ("linear", "11", None),
+    ]  # fmt: skip
+    assert [node.shape for node in topology.node_layers] == [
+        (3, 16, 16), (8, 16, 16), (8, 8, 8), (16, 8, 8), (16, 4, 4), (16, 1, 1), (10,),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        (nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.BatchNorm2d(2)), r"module '2' \(BatchNorm2d\) does not directly follow"),
+        (nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2, track_running_stats=False)), "track_running_stats=False"),
+        (nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2, ceil_mode=True)), "ceil_mode=True"),
+        (nn.Sequential(nn.Conv2d(1, 2, 3), nn.AvgPool2d(2, padding=1, count_include_pad=False)), "count_include_pad"),
+        (nn.Sequential(nn.Conv2d(1, 2, 3), nn.AdaptiveAvgPool2d(3)), r"pools 4x4 into 3x3"),
+    ],
+)
+def test_what_cannot_be_read_is_named(model: nn.Module, message: str) -> None:
+    with pytest.raises(TopologyError, match=message):
+        trace(model, (1, 6, 6))
+
+
+def test_link_weights_of_a_model_with_pooling_need_the_input_shape() -> None:
+    from cntgraph.model.metrics import link_weights
+
+    with pytest.raises(TopologyError, match=r"module '1' \(MaxPool2d\) can only be read in a forward pass.*pass input_shape"):
+        link_weights(nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2)))
