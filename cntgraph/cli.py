@@ -95,10 +95,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 # -- cntgraph ingest ---------------------------------------------------------------------------
 def _ingest(args: argparse.Namespace) -> int:
-    from cntgraph.core.sampling import Full, Uniform
+    from cntgraph.core.sampling import Uniform
     from cntgraph.recording.ingest import ingest, load_factory
 
-    sample = Full() if args.sample_k is None else Uniform(args.sample_k, seed=args.seed)
+    sample = None if args.sample_k is None else Uniform(args.sample_k, seed=args.seed)  # None: the Recorder's default
     written = ingest(
         load_factory(args.model), args.input_shape, args.run, args.checkpoints,
         sample=sample, epoch_pattern=args.epoch_pattern, if_exists=args.if_exists,
@@ -415,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--input-shape", required=True, type=_shape, help="per sample, e.g. 1,28,28")
     ingest.add_argument("--run", required=True, help="run name")
     ingest.add_argument("--epoch-pattern", help=r"regex with one group taking the epoch from a file name, e.g. 'epoch_(\d+)'")
-    ingest.add_argument("--sample-k", type=int, help="store k uniformly drawn neurons per layer (default: all)")
+    ingest.add_argument("--sample-k", type=int, help="store k uniformly drawn neurons per layer (default 1024; all of a smaller layer)")
     ingest.add_argument("--seed", type=int, default=0, help="seed of the uniform sample")
     ingest.add_argument("--if-exists", choices=("error", "resume", "overwrite"), default="error")
     ingest.add_argument("checkpoints", nargs="+", type=Path, help="checkpoint files, in epoch order")

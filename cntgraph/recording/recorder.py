@@ -23,7 +23,7 @@ from torch import nn
 
 from cntgraph.checks import whole_number
 from cntgraph.core.network import Snapshot, Topology
-from cntgraph.core.sampling import Full, Sampler
+from cntgraph.core.sampling import Sampler, Uniform
 from cntgraph.errors import CntgraphError, ConfigurationError, RecorderError
 from cntgraph.model.snapshot import take_snapshot
 from cntgraph.model.tracing import trace
@@ -37,13 +37,18 @@ from cntgraph.store.writer import DEFAULT_BATCH, Writer, delete_run
 
 IfExists = Literal["error", "resume", "overwrite"]
 _STOP = None
+#: the sample when none is given: every unit of a layer of up to 1,024 units, 1,024 drawn uniformly
+#: of a larger one, so that no default stores a whole large layer (two 4096-unit layers would be
+#: 16.8 million links an epoch)
+DEFAULT_SAMPLE = Uniform(1024)
 
 
 class Recorder:
     """Records epochs of ``model`` as run ``run`` (a context manager).
 
     ``sample`` chooses the stored neurons of each node layer (``per_layer`` overrides it by layer
-    index or name); it is drawn once, at the first capture, and kept. ``every`` records only epochs
+    index or name; default :data:`DEFAULT_SAMPLE`, ``Full()`` stores every unit); it is drawn
+    once, at the first capture, and kept. ``every`` records only epochs
     that are multiples of it. A run name already in the store is an error unless ``if_exists`` is
     ``"resume"`` (continue it with its sample) or ``"overwrite"`` (delete it first). Up to
     ``queue_size`` captured epochs wait for the background writer (default: as many copies of the
@@ -85,7 +90,7 @@ class Recorder:
         self.model = model
         self.run = run
         self.input_shape = tuple(input_shape)
-        self.sample = sample if sample is not None else Full()
+        self.sample = sample if sample is not None else DEFAULT_SAMPLE
         self.per_layer = dict(per_layer or {})
         self.every = every
         self.if_exists = if_exists

@@ -313,3 +313,10 @@ def test_a_vgg_with_batchnorm_and_pooling_records_and_reads_back(graph: Graph, r
     strengths = graph.query("read/strengths", run=run_name, epochs=[1])
     expected = node_strength(snapshot)
     np.testing.assert_array_equal(strengths["s"].to_numpy(), expected["s"].to_numpy())
+
+
+def test_the_default_sample_keeps_small_layers_whole_and_caps_large_ones() -> None:
+    recorder = Recorder(nn.Linear(3000, 10), "never-written", (3000,))  # no Neo4j: nothing is captured
+    chosen = recorder.sample.choose(0, np.zeros(3000))
+    assert chosen.size == 1024 and np.unique(chosen).size == 1024 and chosen.max() < 3000
+    assert recorder.sample.choose(1, np.zeros(10)).tolist() == list(range(10))
