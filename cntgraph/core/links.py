@@ -13,7 +13,14 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from cntgraph.core.network import NodeLayer, Snapshot, Topology, WeightedLayer  # noqa: F401 - NodeLayer, Topology: the example
+from cntgraph.core.network import (  # noqa: F401 - NodeLayer, Topology: the example
+    TRANSPOSED_KINDS,
+    NodeLayer,
+    Snapshot,
+    Topology,
+    WeightedLayer,
+    forward_conv,
+)
 from cntgraph.errors import ConfigurationError
 
 __all__ = ["layer_links"]
@@ -53,6 +60,10 @@ def layer_links(
     dst = _units(dst_units, math.prod(layer.out_shape), "dst_units")
     if layer.kind == "linear":
         return np.tile(src, dst.size), np.repeat(dst, src.size), weight[np.ix_(dst, src)].ravel()
+    if layer.kind in TRANSPOSED_KINDS:  # the forward convolution's links, reversed
+        back_src, back_dst, w = _conv2d_links(forward_conv(layer), weight, dst, src)
+        order = np.lexsort((back_dst, back_src))  # by dst, then src, of the transposed layer
+        return back_dst[order], back_src[order], w[order]
     return _conv2d_links(layer, weight, src, dst)
 
 

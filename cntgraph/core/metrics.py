@@ -8,6 +8,7 @@ Pure functions of a :class:`~cntgraph.core.network.Snapshot` (numpy only; for a 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -16,7 +17,13 @@ import numpy.typing as npt
 import pandas as pd
 
 from cntgraph.checks import whole_number
-from cntgraph.core.network import Snapshot, WeightedLayer, dense_snapshot  # noqa: F401 - dense_snapshot: the examples
+from cntgraph.core.network import (  # noqa: F401 - dense_snapshot: the examples
+    TRANSPOSED_KINDS,
+    Snapshot,
+    WeightedLayer,
+    dense_snapshot,
+    forward_conv,
+)
 from cntgraph.errors import ConfigurationError, MetricError
 
 __all__ = [
@@ -237,6 +244,11 @@ def _link_strengths(layer: WeightedLayer, weight: np.ndarray, bias: np.ndarray |
     if layer.kind == "linear":
         s_in = weight.sum(axis=1)
         return Strengths(s_in if bias is None else s_in + bias, weight.sum(axis=0))
+    if layer.kind in TRANSPOSED_KINDS:  # the forward convolution's sums, roles swapped
+        into_inputs, out_of_outputs = _conv2d_strengths(forward_conv(layer), weight, None)
+        pixels = math.prod(layer.out_shape[1:])
+        s_in = out_of_outputs if bias is None else out_of_outputs + np.repeat(bias, pixels)
+        return Strengths(s_in, into_inputs)
     return _conv2d_strengths(layer, weight, bias)
 
 

@@ -6,6 +6,7 @@ them from a model, and every metric of the core (:mod:`cntgraph.core.metrics`) r
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -15,7 +16,7 @@ import numpy.typing as npt
 
 from cntgraph.errors import MetricError
 
-__all__ = ["KERNEL_KINDS", "NodeLayer", "WeightedLayer", "Topology", "Snapshot", "dense_snapshot", "require_finite", "weight_shape"]
+__all__ = ["KERNEL_KINDS", "TRANSPOSED_KINDS", "forward_conv", "NodeLayer", "WeightedLayer", "Topology", "Snapshot", "dense_snapshot", "require_finite", "weight_shape"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,10 @@ class NodeLayer:
 
 
 #: the kinds of layer whose links follow a kernel over (C, H, W) units, as a Conv2d's do
-KERNEL_KINDS = frozenset({"conv1d", "conv2d", "avgpool2d", "maxpool2d"})
+KERNEL_KINDS = frozenset({"conv1d", "conv2d", "avgpool2d", "maxpool2d", "convtranspose1d", "convtranspose2d"})
+#: the transposed convolutions: their links are those of the convolution from their outputs to their
+#: inputs (same kernel, stride, padding, dilation, groups), reversed
+TRANSPOSED_KINDS = frozenset({"convtranspose1d", "convtranspose2d"})
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,8 @@ class WeightedLayer:
     ``kind`` is ``"linear"``, or one of :data:`KERNEL_KINDS`, whose links follow a kernel:
     ``"conv2d"``; ``"conv1d"`` (read as a Conv2d of height 1: shapes (C, 1, L), kernel (1, k));
     ``"avgpool2d"`` and ``"maxpool2d"`` (fixed links of weight 1/|window| from each input of a
-    window, one group per channel; see docs/METRICS.md). For these, ``stride``, ``padding``,
+    window, one group per channel; see docs/METRICS.md); ``"convtranspose1d"`` and
+    ``"convtranspose2d"`` (see :func:`forward_conv`). For these, ``stride``, ``padding``,
     ``dilation`` and ``kernel_size`` are per axis (height, width); ``padding`` is the zero padding
     before the first row/column (``padding="same"`` with an even receptive field pads one more
     after, which ``out_shape`` accounts for). For ``"linear"`` they are empty tuples and
@@ -52,7 +57,7 @@ class WeightedLayer:
 
     index: int
     path: str
-    kind: Literal["linear", "conv1d", "conv2d", "avgpool2d", "maxpool2d"]
+    kind: Literal["linear", "conv1d", "conv2d", "avgpool2d", "maxpool2d", "convtranspose1d", "convtranspose2d"]
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
     stride: tuple[int, ...]
@@ -96,7 +101,7 @@ class Snapshot:
             if layer.has_bias != (bias is not None):
                 raise MetricError(f"layer {layer.path!r}: has_bias is {layer.has_bias} but bias is {bias!r}")
             if bias is not None:
-                _check_array(layer, "bias", bias, (weight.shape[0],))
+                _check_array(layer, "bias", bias, (layer.out_shape[0],))
 
 
 def dense_snapshot(weights: Sequence[npt.ArrayLike], biases: Sequence[npt.ArrayLike | None] | None = None) -> Snapshot:
@@ -132,6 +137,22 @@ def _float64(values: npt.ArrayLike) -> np.ndarray:
     return array
 
 
+def forward_conv(layer: WeightedLayer) -> WeightedLayer:
+    """The convolution a transposed convolution ``layer`` is the transpose of: from its output units
+    to its input units, with the same weight, kernel, stride, padding, dilation and groups.
+
+    A link i -> j of ``layer`` is the link j -> i of this convolution, with the same weight (a
+    ConvTranspose's weight (C_in, C_out / groups, kh, kw) is that convolution's weight).
+
+    Example:
+        >>> up = WeightedLayer(1, "up", "convtranspose2d", (2, 3, 3), (4, 6, 6), (2, 2), (0, 0), (1, 1), 1, True, (2, 2))
+        >>> down = forward_conv(up)
+        >>> down.kind, down.in_shape, down.out_shape, down.has_bias
+        ('conv2d', (4, 6, 6), (2, 3, 3), False)
+    """
+    return dataclasses.replace(layer, kind="conv2d", in_shape=layer.out_shape, out_shape=layer.in_shape, has_bias=False)
+
+
 def require_finite(path: str, values: np.ndarray) -> None:
     """Raise `MetricError` naming the layer ``path`` if ``values`` holds a NaN or an infinity.
 
@@ -157,6 +178,8 @@ def weight_shape(layer: WeightedLayer) -> tuple[int, ...]:
     """
     if layer.kind == "linear":
         return (layer.out_shape[0], layer.in_shape[0])
+    if layer.kind in TRANSPOSED_KINDS:
+        return (layer.in_shape[0], layer.out_shape[0] // layer.groups, *layer.kernel_size)
     return (layer.out_shape[0], layer.in_shape[0] // layer.groups, *layer.kernel_size)
 
 

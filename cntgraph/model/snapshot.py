@@ -78,6 +78,8 @@ _KINDS: dict[str, tuple[type[nn.Module], ...]] = {
     "linear": (nn.Linear,),
     "conv1d": (nn.Conv1d,),
     "conv2d": (nn.Conv2d,),
+    "convtranspose1d": (nn.ConvTranspose1d,),
+    "convtranspose2d": (nn.ConvTranspose2d,),
     "avgpool2d": (nn.AvgPool2d, nn.AdaptiveAvgPool2d),
     "maxpool2d": (nn.MaxPool2d, nn.AdaptiveMaxPool2d),
 }

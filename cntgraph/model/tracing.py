@@ -3,7 +3,8 @@
 `trace` runs one forward pass on a zero batch of one sample and watches it with hooks. It accepts
 a simple chain of layers that make links, in ``nn.Sequential`` or in nested custom modules:
 
-- ``nn.Linear``, ``nn.Conv1d`` and ``nn.Conv2d`` (zero padding), whose weights are the links;
+- ``nn.Linear``, ``nn.Conv1d``, ``nn.Conv2d`` (zero padding), ``nn.ConvTranspose1d`` and
+  ``nn.ConvTranspose2d``, whose weights are the links;
 - ``nn.BatchNorm1d``/``nn.BatchNorm2d`` right after one of them, folded into its weights and bias
   with the running statistics (eval mode): a BatchNorm adds no node layer;
 - ``nn.AvgPool2d``, ``nn.MaxPool2d`` and their adaptive forms (when the input size is a multiple
@@ -45,7 +46,8 @@ from cntgraph.errors import TopologyError
 __all__ = ["trace", "weighted_modules"]
 
 _CONV = (nn.Conv1d, nn.Conv2d)
-_WEIGHTED = (nn.Linear, *_CONV)  # modules whose weights are links
+_TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d)
+_WEIGHTED = (nn.Linear, *_CONV, *_TRANSPOSED)  # modules whose weights are links
 _POOLS = (nn.AvgPool2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)  # fixed links
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)  # folded into the weighted layer before them
 _LINKED = (*_WEIGHTED, *_POOLS)  # modules that make a node layer
@@ -70,7 +72,8 @@ _OUTPUT_FUNCTIONS = frozenset({"softmax", "log_softmax"})
 _SAME_SHAPE_FUNCTIONS = _ELEMENTWISE_FUNCTIONS | _OUTPUT_FUNCTIONS
 
 _SUPPORTED_TEXT = (
-    "cntgraph supports a simple chain of nn.Linear, nn.Conv1d and nn.Conv2d (padding_mode='zeros'), "
+    "cntgraph supports a simple chain of nn.Linear, nn.Conv1d, nn.Conv2d (padding_mode='zeros'), "
+    "nn.ConvTranspose1d/2d, "
     "each optionally followed by a BatchNorm1d/2d (folded into it), and nn.AvgPool2d/MaxPool2d and "
     "their adaptive forms, joined by parameter-free elementwise modules, Dropout, Identity and "
     "Flatten, with Softmax/LogSoftmax only as the last step"
@@ -151,7 +154,7 @@ def _checked_modules(model: nn.Module) -> dict[str, nn.Module]:
             continue
         elif not isinstance(module, _SUPPORTED):
             refused.append(f"{_step(path, module)} is not supported")
-        elif isinstance(module, _CONV) and module.padding_mode != "zeros":
+        elif isinstance(module, (*_CONV, *_TRANSPOSED)) and module.padding_mode != "zeros":
             refused.append(f"{_step(path, module)} has padding_mode={module.padding_mode!r}")
         elif (why := _unreadable_setting(module)) is not None:
             refused.append(f"{_step(path, module)} {why}")
@@ -342,7 +345,7 @@ _FOLDABLE = frozenset({"linear", "conv1d", "conv2d"})
 def _linked_layer(index: int, path: str, module: nn.Module, data: torch.Tensor, output: torch.Tensor) -> WeightedLayer:
     """The layer of links that ``module`` makes, read off its settings and its input and output."""
     in_shape, out_shape = tuple(data.shape[1:]), tuple(output.shape[1:])
-    expected_dim = 2 if isinstance(module, nn.Linear) else 3 if isinstance(module, nn.Conv1d) else 4
+    expected_dim = 2 if isinstance(module, nn.Linear) else 3 if isinstance(module, (nn.Conv1d, nn.ConvTranspose1d)) else 4
     if data.dim() != expected_dim:
         wanted = {2: "features", 3: "C, L", 4: "C, H, W"}[expected_dim]
         raise TopologyError(
@@ -356,6 +359,16 @@ def _linked_layer(index: int, path: str, module: nn.Module, data: torch.Tensor, 
             index, path, "conv1d", (in_shape[0], 1, in_shape[1]), (out_shape[0], 1, out_shape[1]),
             stride=(1, *module.stride), padding=(0, *_padding_before(module)), dilation=(1, *module.dilation),
             groups=module.groups, has_bias=module.bias is not None, kernel_size=(1, *module.kernel_size),
+        )  # fmt: skip
+    if isinstance(module, _TRANSPOSED):  # links: those of the convolution it transposes, reversed
+        flat = isinstance(module, nn.ConvTranspose1d)  # read as height 1, as a Conv1d
+        lift = (lambda values: (1, *values)) if flat else tuple
+        shapes = ((in_shape[0], 1, in_shape[1]), (out_shape[0], 1, out_shape[1])) if flat else (in_shape, out_shape)
+        return WeightedLayer(
+            index, path, "convtranspose1d" if flat else "convtranspose2d", *shapes,
+            stride=lift(module.stride), padding=(0, *module.padding) if flat else tuple(module.padding),
+            dilation=lift(module.dilation), groups=module.groups, has_bias=module.bias is not None,
+            kernel_size=lift(module.kernel_size),
         )  # fmt: skip
     if isinstance(module, nn.Conv2d):
         return WeightedLayer(

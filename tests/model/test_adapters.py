@@ -1,4 +1,4 @@
-"""Conv1d, folded BatchNorm and pooling against the Jacobian of each module's linear part.
+"""Conv1d, transposed convolutions, folded BatchNorm and pooling against the Jacobian of each module's linear part.
 
 For an affine map f (a layer in eval mode), the links are its Jacobian J (a link src -> dst of weight
 J[dst, src], none where J has no entry in the kernel's reach) and the bias is f(0); so the in-strengths
@@ -59,6 +59,9 @@ CASES = [
     (nn.Sequential(nn.Conv1d(2, 3, 3), nn.BatchNorm1d(3)), (2, 7)),
     (nn.Sequential(nn.Conv2d(2, 3, 3, padding=1, bias=False), nn.BatchNorm2d(3)), (2, 5, 4)),
     (nn.Sequential(nn.Conv2d(2, 4, (2, 3), stride=2, groups=2), nn.BatchNorm2d(4)), (2, 6, 7)),
+    (nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1), (2, 4, 3)),
+    (nn.ConvTranspose2d(4, 6, (2, 3), stride=(2, 1), dilation=(1, 2), groups=2, bias=False), (4, 3, 5)),
+    (nn.ConvTranspose1d(3, 2, 4, stride=2, padding=1), (3, 6)),
     (nn.AvgPool2d(2), (3, 4, 6)),
     (nn.AvgPool2d(3, stride=2, padding=1), (2, 7, 5)),
     (nn.AdaptiveAvgPool2d((2, 3)), (2, 4, 6)),
@@ -161,3 +164,28 @@ def test_link_weights_of_a_model_with_pooling_need_the_input_shape() -> None:
 
     with pytest.raises(TopologyError, match=r"module '1' \(MaxPool2d\) can only be read in a forward pass.*pass input_shape"):
         link_weights(nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2)))
+
+
+def test_a_convolutional_autoencoder_reads_as_one_chain() -> None:
+    autoencoder = nn.Sequential(
+        nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(4, 8, 3, stride=2, padding=1), nn.ReLU(),
+        nn.ConvTranspose2d(8, 4, 2, stride=2), nn.ReLU(), nn.ConvTranspose2d(4, 1, 2, stride=2), nn.Sigmoid(),
+    )  # fmt: skip
+    topology = trace(autoencoder, (1, 8, 8))
+    assert [node.shape for node in topology.node_layers] == [(1, 8, 8), (4, 4, 4), (8, 2, 2), (4, 4, 4), (1, 8, 8)]
+    assert [layer.kind for layer in topology.layers] == ["conv2d", "conv2d", "convtranspose2d", "convtranspose2d"]
+
+
+@pytest.mark.parametrize("module", [nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1, groups=1), nn.AvgPool2d(2, stride=1)])
+def test_links_between_sampled_units_are_the_full_links_filtered(module: nn.Module) -> None:
+    shape = (2, 4, 4)
+    snapshot = as_snapshot(randomized(module), shape)
+    rng = np.random.default_rng(0)
+    src_units = rng.choice(snapshot.topology.node_layers[0].size, 10, replace=False)
+    dst_units = rng.choice(snapshot.topology.node_layers[1].size, 12, replace=False)
+    src, dst, w = layer_links(snapshot, 1)
+    keep = np.isin(src, src_units) & np.isin(dst, dst_units)
+    order = np.lexsort((src[keep], dst[keep]))
+    got = layer_links(snapshot, 1, src_units, dst_units)
+    for ours, expected in zip(got, (src[keep][order], dst[keep][order], w[keep][order]), strict=True):
+        np.testing.assert_array_equal(ours, expected)
