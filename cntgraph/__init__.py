@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     "node_strength": "cntgraph.model.metrics",
     "layer_fluctuation": "cntgraph.model.metrics",
     "link_weights": "cntgraph.model.metrics",
+    "register_wiring": "cntgraph.model.tracing",
     "Full": "cntgraph.core.sampling",
     "Uniform": "cntgraph.core.sampling",
     "TopStrength": "cntgraph.core.sampling",

@@ -41,9 +41,9 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
 from cntgraph.core.network import NodeLayer, Topology, WeightedLayer
-from cntgraph.errors import TopologyError
+from cntgraph.errors import ConfigurationError, TopologyError
 
-__all__ = ["trace", "weighted_modules"]
+__all__ = ["register_wiring", "trace", "weighted_modules"]
 
 _CONV = (nn.Conv1d, nn.Conv2d)
 _TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d)
@@ -60,6 +60,8 @@ _ELEMENTWISE = (
 _OUTPUT = (nn.Softmax, nn.LogSoftmax)
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)  # containers even when empty
 _SUPPORTED = (*_LINKED, *_NORMS, nn.Flatten, *_ELEMENTWISE, *_OUTPUT)
+#: the user's own module types read as wiring (register_wiring)
+_REGISTERED_WIRING: set[type[nn.Module]] = set()
 
 _ELEMENTWISE_FUNCTIONS = frozenset(
     "relu relu_ relu6 leaky_relu leaky_relu_ elu elu_ selu selu_ celu celu_ gelu silu mish "
@@ -140,6 +142,29 @@ def _checked_input_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
     return shape
 
 
+def register_wiring(*module_types: type[nn.Module]) -> None:
+    """Read modules of ``module_types`` (your own, parameter-free, shape-keeping) as wiring, like ``nn.ReLU``.
+
+    For an elementwise activation or any module whose output unit i depends on input unit i alone:
+    it adds no links, so the links of the layers around it are unchanged. A registered module must
+    hold no parameters and no submodules, and keep the shape of its input; tracing checks both.
+
+    Example:
+        >>> class Swish(nn.Module):
+        ...     def forward(self, x):
+        ...         return x * torch.sigmoid(x)
+        >>> register_wiring(Swish)
+        >>> [layer.path for layer in trace(nn.Sequential(nn.Linear(3, 4), Swish(), nn.Linear(4, 2)), (3,)).layers]
+        ['0', '2']
+    """
+    for module_type in module_types:
+        if not (isinstance(module_type, type) and issubclass(module_type, nn.Module)):
+            raise ConfigurationError(f"register_wiring takes nn.Module subclasses, got {module_type!r}")
+        if issubclass(module_type, _LINKED + _NORMS):
+            raise ConfigurationError(f"{module_type.__name__} makes links; it cannot be registered as wiring")
+        _REGISTERED_WIRING.add(module_type)
+
+
 def _checked_modules(model: nn.Module) -> dict[str, nn.Module]:
     """Every leaf module by dotted path, once every module is checked: one error names them all."""
     leaves: dict[str, nn.Module] = {}
@@ -150,6 +175,12 @@ def _checked_modules(model: nn.Module) -> dict[str, nn.Module]:
         if has_children and own:
             refused.append(f"{_step(path, module)} is not supported (it holds weights of its own, "
                            f"{', '.join(own)}, beside its submodules)")  # fmt: skip
+        elif isinstance(module, tuple(_REGISTERED_WIRING)):
+            if own or has_children:
+                refused.append(f"{_step(path, module)} is registered as wiring but holds "
+                               f"{'weights' if own else 'submodules'}: wiring has none")  # fmt: skip
+            else:
+                leaves[path] = module
         elif has_children:
             continue
         elif not isinstance(module, _SUPPORTED):
@@ -163,8 +194,9 @@ def _checked_modules(model: nn.Module) -> dict[str, nn.Module]:
     if refused:
         raise TopologyError(
             f"{len(refused)} module(s) of {type(model).__name__} cannot be read as links: " + "; ".join(refused)
-            + f". {_SUPPORTED_TEXT}. Ways out today: record a sub-module made of such a chain (for example "
-            "a classifier head), or fold normalisation layers into the weights before them."
+            + f". {_SUPPORTED_TEXT}. Ways out today: a module of your own that maps each unit to itself (an "
+            "activation) can be declared wiring with cntgraph.register_wiring(ItsType); else record a "
+            "sub-module made of such a chain (for example a classifier head)."
         )
     return leaves
 
@@ -262,6 +294,13 @@ class _ChainProbe(TorchFunctionMode):
                 self._fold(step, path, module)
             elif isinstance(module, nn.Flatten):
                 _check_batch_kept(step, output)
+            elif isinstance(module, tuple(_REGISTERED_WIRING)) and (
+                not isinstance(output, torch.Tensor) or output.shape != args[0].shape
+            ):
+                raise TopologyError(
+                    f"{step} is registered as wiring but changes the shape "
+                    f"{tuple(args[0].shape)} -> {tuple(getattr(output, 'shape', ()))}: wiring keeps every unit"
+                )
             self._advance(step, output, final=isinstance(module, _OUTPUT))
 
         return hook

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from cntgraph.core.network import NodeLayer, Topology, WeightedLayer
-from cntgraph.errors import TopologyError
+from cntgraph.errors import ConfigurationError, TopologyError
 from cntgraph.model.tracing import trace, weighted_modules
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
@@ -254,3 +255,55 @@ def test_the_recorder_refuses_an_unreadable_model_when_it_is_built() -> None:
     model = nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4), nn.Linear(4, 2))
     with pytest.raises(TopologyError, match=r"module '1' \(LayerNorm\) is not supported"):
         Recorder(model, "never-recorded", input_shape=(4,))  # before any training, and without Neo4j
+
+
+class Swish(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(x)
+
+
+class Doubling(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, x], dim=1)
+
+
+class Weighted(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
+
+
+@pytest.fixture
+def registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A registry of wiring types of this test's own."""
+    from cntgraph.model import tracing
+
+    monkeypatch.setattr(tracing, "_REGISTERED_WIRING", set())
+
+
+def test_a_registered_activation_is_wiring(registry: None) -> None:
+    from cntgraph import node_strength, register_wiring
+
+    torch.manual_seed(0)
+    ours = nn.Sequential(nn.Linear(3, 4), Swish(), nn.Linear(4, 2))
+    with pytest.raises(TopologyError, match=r"module '1' \(Swish\) is not supported.*cntgraph.register_wiring"):
+        trace(ours, (3,))
+    register_wiring(Swish)
+    builtin = nn.Sequential(ours[0], nn.SiLU(), ours[2])  # the same weights, torch's own Swish
+    np.testing.assert_array_equal(node_strength(ours, (3,)).to_numpy(), node_strength(builtin, (3,)).to_numpy())
+
+
+def test_registered_wiring_must_keep_the_shape_and_hold_no_weights(registry: None) -> None:
+    from cntgraph import register_wiring
+
+    register_wiring(Doubling, Weighted)
+    with pytest.raises(TopologyError, match=r"module '1' \(Doubling\) is registered as wiring but changes the shape"):
+        trace(nn.Sequential(nn.Linear(3, 4), Doubling(), nn.Linear(8, 2)), (3,))
+    with pytest.raises(TopologyError, match=r"module '1' \(Weighted\) is registered as wiring but holds weights"):
+        trace(nn.Sequential(nn.Linear(3, 4), Weighted(), nn.Linear(4, 2)), (3,))
+    for wrong in (nn.Linear, nn.BatchNorm1d, "Swish"):
+        with pytest.raises(ConfigurationError):
+            register_wiring(wrong)  # type: ignore[arg-type]
