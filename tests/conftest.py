@@ -134,9 +134,9 @@ MATCH (run:Run {name: $run})
 MATCH (b:Neuron {rid: run.rid})-[:HAS_STATE]->(s:NeuronState)
 WHERE s.w_in IS NOT NULL
 UNWIND range(0, size(s.w_in) - 1) AS i
-RETURN s.epoch AS epoch, b.layer - 1 AS src_layer, b.in_units[i] AS src, b.layer AS dst_layer, b.unit AS dst,
+RETURN s.epoch AS epoch, b.in_layers[i] AS src_layer, b.in_units[i] AS src, b.layer AS dst_layer, b.unit AS dst,
        s.w_in[i] AS w
-ORDER BY epoch, dst_layer, dst, src
+ORDER BY epoch, dst_layer, dst, src_layer, src
 """
 
 

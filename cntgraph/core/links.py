@@ -1,6 +1,7 @@
 """The actual links of one weighted layer, as flat arrays, found by index arithmetic.
 
-Units are flat (C, H, W) indices of node layers l-1 (sources) and l (destinations). A Conv2d link
+Units are flat (C, H, W) indices of the layer's input (its source node layers, concatenated) and of
+its destination node layer. A Conv2d link
 exists only where the kernel lands inside the input (links into padding do not exist) and the
 input channel is in the output channel's group. Memory is O(number of candidate pairs enumerated
 from the smaller side), so restrict ``src_units``/``dst_units`` for big layers.
@@ -9,11 +10,13 @@ from the smaller side), so restrict ``src_units``/``dst_units`` for big layers.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from cntgraph.core.network import (  # noqa: F401 - NodeLayer, Topology: the example
+    IDENTITY,
     TRANSPOSED_KINDS,
     NodeLayer,
     Snapshot,
@@ -23,9 +26,10 @@ from cntgraph.core.network import (  # noqa: F401 - NodeLayer, Topology: the exa
 )
 from cntgraph.errors import ConfigurationError
 
-__all__ = ["layer_links"]
+__all__ = ["layer_links", "stored_links"]
 
 Links = tuple[np.ndarray, np.ndarray, np.ndarray]
+SourcedLinks = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def layer_links(
@@ -34,10 +38,12 @@ def layer_links(
     src_units: npt.ArrayLike | None = None,
     dst_units: npt.ArrayLike | None = None,
 ) -> Links:
-    """All links ``src -> dst`` of weighted layer ``layer_index`` (1..K) and their weights.
+    """All links ``src -> dst`` of the ``layer_index``-th weighted layer (1-based, in forward order:
+    ``snapshot.topology.layers[layer_index - 1]``; in a chain, the one into node layer
+    ``layer_index``) and their weights.
 
-    ``src_units`` (units of node layer l-1) and ``dst_units`` (units of node layer l) restrict
-    both ends; None means all units. Returns ``(src, dst, w)``: int64, int64, float64 arrays,
+    ``src_units`` (units of the layer's input: its source node layers, concatenated) and
+    ``dst_units`` (units of its destination node layer) restrict both ends; None means all units. Returns ``(src, dst, w)``: int64, int64, float64 arrays,
     ordered by ``dst`` then ``src``. Summed per unit they give the strengths, minus biases.
 
     Example (a 1 -> 1 channel 2x2 kernel on a 3x3 input with padding 1: the corner output
@@ -60,11 +66,36 @@ def layer_links(
     dst = _units(dst_units, math.prod(layer.out_shape), "dst_units")
     if layer.kind == "linear":
         return np.tile(src, dst.size), np.repeat(dst, src.size), weight[np.ix_(dst, src)].ravel()
+    if layer.kind == IDENTITY:
+        both = np.intersect1d(src, dst)
+        return both, both.copy(), weight[both]
     if layer.kind in TRANSPOSED_KINDS:  # the forward convolution's links, reversed
         back_src, back_dst, w = _conv2d_links(forward_conv(layer), weight, dst, src)
         order = np.lexsort((back_dst, back_src))  # by dst, then src, of the transposed layer
         return back_dst[order], back_src[order], w[order]
     return _conv2d_links(layer, weight, src, dst)
+
+
+def stored_links(snapshot: Snapshot, layer_index: int, samples: Sequence[np.ndarray]) -> SourcedLinks:
+    """The links of the ``layer_index``-th weighted layer between the sampled units of node layers,
+    ``samples[i]`` being node layer i's: ``(src_layer, src, dst, w)``, the source named by its node
+    layer and its unit there, ordered as `layer_links` orders them.
+
+    Example (``y = fc(x) + x``: the identity links from the input into the addition):
+        >>> from cntgraph.core.network import NodeLayer, Topology
+        >>> nodes = tuple(NodeLayer(i, name, (3,), 3) for i, name in enumerate(["input", "fc", "add"]))
+        >>> fc = WeightedLayer(1, "fc", "linear", (3,), (3,), (), (), (), 1, False, ())
+        >>> skip_fc, skip_x = (WeightedLayer(2, "add", "identity", (3,), (3,), (), (), (), 1, False, (), sources=(s,)) for s in (1, 0))
+        >>> snap = Snapshot(Topology(nodes, (fc, skip_fc, skip_x)), (np.eye(3), np.ones(3), np.ones(3)), (None,) * 3)
+        >>> [a.tolist() for a in stored_links(snap, 3, [np.array([0, 2]), np.array([1]), np.array([0, 1])])]
+        [[0], [0], [0], [1.0]]
+    """
+    layer = snapshot.topology.layers[layer_index - 1]
+    offsets = snapshot.topology.source_offsets(layer)
+    src_units = np.concatenate([samples[s] + offset for s, offset in zip(layer.sources, offsets, strict=False)])
+    src, dst, w = layer_links(snapshot, layer_index, src_units, samples[layer.index])
+    which = np.searchsorted(offsets, src, side="right") - 1
+    return np.asarray(layer.sources, dtype=np.int64)[which], src - offsets[which], dst, w
 
 
 def _units(units: npt.ArrayLike | None, size: int, name: str) -> np.ndarray:

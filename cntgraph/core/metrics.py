@@ -18,6 +18,7 @@ import pandas as pd
 
 from cntgraph.checks import whole_number
 from cntgraph.core.network import (  # noqa: F401 - dense_snapshot: the examples
+    IDENTITY,
     TRANSPOSED_KINDS,
     Snapshot,
     WeightedLayer,
@@ -56,16 +57,25 @@ class Strengths(NamedTuple):
 def layer_strengths(snapshot: Snapshot) -> list[Strengths]:
     """``s_in`` and ``s_out`` of node layers 0..K, with the boundary convention.
 
+    A unit's ``s_in`` sums every link into it (from all the node layers that feed its layer) and
+    its bias; ``s_out`` sums every link out of it. Input units have ``s_in = 1``, and the units of
+    the output layer (the one no link leaves) ``s_out = 1``.
+
     Example (one Linear(2, 1): W = [[1, -3]], b = [0.5]):
         >>> snap = dense_snapshot([[[1.0, -3.0]]], biases=[[0.5]])
         >>> [(s.s_in.tolist(), s.s_out.tolist()) for s in layer_strengths(snap)]
         [([1.0, 1.0], [1.0, -3.0]), ([-1.5], [1.0])]
     """
-    nodes = snapshot.topology.node_layers
-    s_in = [np.ones(nodes[0].size)] + [np.empty(0)] * len(snapshot.topology.layers)
-    s_out = [np.empty(0)] * len(snapshot.topology.layers) + [np.ones(nodes[-1].size)]
-    for layer, weight, bias in zip(snapshot.topology.layers, snapshot.weights, snapshot.biases, strict=True):
-        s_in[layer.index], s_out[layer.index - 1] = _link_strengths(layer, weight, bias)
+    topology = snapshot.topology
+    s_in = [np.ones(node.size) if node.index == 0 else np.zeros(node.size) for node in topology.node_layers]
+    s_out = [np.zeros(node.size) for node in topology.node_layers]
+    for layer, weight, bias in zip(topology.layers, snapshot.weights, snapshot.biases, strict=True):
+        into, out_of = _link_strengths(layer, weight, bias)
+        s_in[layer.index] += into
+        for source, part in zip(layer.sources, np.split(out_of, topology.source_offsets(layer)[1:-1]), strict=True):
+            s_out[source] += part
+    for sink in topology.sinks:
+        s_out[sink] = np.ones(topology.node_layers[sink].size)
     return [Strengths(i, o) for i, o in zip(s_in, s_out, strict=True)]
 
 
@@ -157,21 +167,21 @@ def parameter_table(parameters: Sequence[LayerParameters], bins: Bins = None) ->
 
 
 def layer_parameters(snapshot: Snapshot) -> list[LayerParameters]:
-    """(layer index 1..K, path, all weights then biases as one flat float64 array) per weighted layer.
+    """(node layer index 1..K, name, the weights then biases of its incoming links as one flat
+    float64 array) per node layer, in forward order.
 
-    The multiset behind `link_weights`, in forward order.
+    The multiset behind `link_weights`. A node layer fed by several weighted layers (a residual
+    addition: one set of identity links per operand) gets their values one set after the other.
 
     Example:
         >>> snap = dense_snapshot([[[1.0, -3.0]]], biases=[[0.5]])
         >>> [(index, path, values.tolist()) for index, path, values in layer_parameters(snap)]
         [(1, '0', [1.0, -3.0, 0.5])]
     """
-    return [
-        (layer.index, layer.path, np.concatenate([weight.ravel(), bias if bias is not None else []]))
-        for layer, weight, bias in zip(
-            snapshot.topology.layers, snapshot.weights, snapshot.biases, strict=True
-        )
-    ]
+    values: dict[int, list[np.ndarray]] = {}
+    for layer, weight, bias in zip(snapshot.topology.layers, snapshot.weights, snapshot.biases, strict=True):
+        values.setdefault(layer.index, []).extend([weight.ravel(), bias if bias is not None else np.empty(0)])
+    return [(node.index, node.name, np.concatenate(values[node.index])) for node in snapshot.topology.node_layers[1:]]
 
 
 def summary_stats(values: npt.ArrayLike) -> dict[str, float]:
@@ -240,7 +250,10 @@ def _checked_bins(bins: Bins) -> int | np.ndarray:
 
 
 def _link_strengths(layer: WeightedLayer, weight: np.ndarray, bias: np.ndarray | None) -> Strengths:
-    """``s_in`` of node layer l and ``s_out`` of node layer l-1 from weighted layer l's links."""
+    """The sums of ``layer``'s links (and bias) into each of its output units, and out of each of its
+    (concatenated) input units."""
+    if layer.kind == IDENTITY:
+        return Strengths(weight.copy(), weight.copy())
     if layer.kind == "linear":
         s_in = weight.sum(axis=1)
         return Strengths(s_in if bias is None else s_in + bias, weight.sum(axis=0))

@@ -7,6 +7,7 @@ them from a model, and every metric of the core (:mod:`cntgraph.core.metrics`) r
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -16,15 +17,17 @@ import numpy.typing as npt
 
 from cntgraph.errors import MetricError
 
-__all__ = ["KERNEL_KINDS", "TRANSPOSED_KINDS", "forward_conv", "NodeLayer", "WeightedLayer", "Topology", "Snapshot", "dense_snapshot", "require_finite", "weight_shape"]
+__all__ = ["KERNEL_KINDS", "TRANSPOSED_KINDS", "IDENTITY", "forward_conv", "NodeLayer", "WeightedLayer", "Topology", "Snapshot", "dense_snapshot", "require_finite", "weight_shape"]
 
 
 @dataclass(frozen=True)
 class NodeLayer:
-    """One layer of neurons: index 0 is the input, index l the output of weighted layer l.
+    """One group of neurons: index 0 is the input, index l > 0 the output of an operation that
+    makes links (a weighted module, a pooling, a residual addition), numbered in forward order.
 
-    ``name`` is ``"input"`` for layer 0 and the weighted layer's dotted module path otherwise;
-    ``shape`` is per sample, (C, H, W) for images; ``size`` is the number of units.
+    ``name`` is ``"input"`` for layer 0, else the module's dotted path (``"layer1.0.add"`` for an
+    addition in the forward code of module ``layer1.0``); ``shape`` is per sample, (C, H, W) for
+    images; ``size`` is the number of units.
     """
 
     index: int
@@ -35,6 +38,9 @@ class NodeLayer:
 
 #: the kinds of layer whose links follow a kernel over (C, H, W) units, as a Conv2d's do
 KERNEL_KINDS = frozenset({"conv1d", "conv2d", "avgpool2d", "maxpool2d", "convtranspose1d", "convtranspose2d"})
+#: links that join each unit of a node layer to the unit of the same index of another, weight 1:
+#: one set per operand of a residual addition
+IDENTITY = "identity"
 #: the transposed convolutions: their links are those of the convolution from their outputs to their
 #: inputs (same kernel, stride, padding, dilation, groups), reversed
 TRANSPOSED_KINDS = frozenset({"convtranspose1d", "convtranspose2d"})
@@ -42,7 +48,12 @@ TRANSPOSED_KINDS = frozenset({"convtranspose1d", "convtranspose2d"})
 
 @dataclass(frozen=True)
 class WeightedLayer:
-    """The l-th weighted layer: links from node layer l-1 (``in_shape``) to node layer l.
+    """A set of links into node layer ``index`` from the units of node layers ``sources``.
+
+    ``sources`` are node layers whose units, concatenated in this order (as ``torch.cat`` on the
+    channels joins them), are the layer's inputs, of shape ``in_shape``; the default ``()`` means
+    ``(index - 1,)``, a chain. A node layer may receive several sets (one per operand of a
+    residual addition); every source comes before ``index`` in forward order.
 
     ``kind`` is ``"linear"``, or one of :data:`KERNEL_KINDS`, whose links follow a kernel:
     ``"conv2d"``; ``"conv1d"`` (read as a Conv2d of height 1: shapes (C, 1, L), kernel (1, k));
@@ -53,11 +64,15 @@ class WeightedLayer:
     before the first row/column (``padding="same"`` with an even receptive field pads one more
     after, which ``out_shape`` accounts for). For ``"linear"`` they are empty tuples and
     ``groups`` is 1. ``folded`` is the path of a BatchNorm folded into the layer's weights and bias.
+    ``"identity"`` (:data:`IDENTITY`) links unit i of its input to unit i of node layer ``index``
+    with weight 1 (its weight holds these ones); an addition ``a + b`` is one such set per operand.
     """
 
     index: int
     path: str
-    kind: Literal["linear", "conv1d", "conv2d", "avgpool2d", "maxpool2d", "convtranspose1d", "convtranspose2d"]
+    kind: Literal[
+        "linear", "conv1d", "conv2d", "avgpool2d", "maxpool2d", "convtranspose1d", "convtranspose2d", "identity"
+    ]
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
     stride: tuple[int, ...]
@@ -67,22 +82,70 @@ class WeightedLayer:
     has_bias: bool
     kernel_size: tuple[int, ...]
     folded: str | None = None
+    sources: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.sources:
+            object.__setattr__(self, "sources", (self.index - 1,))
 
 
 @dataclass(frozen=True)
 class Topology:
-    """The node layers 0..K and the weighted layers 1..K of a model, in forward order."""
+    """The node layers 0..K and the weighted layers (sets of links between them), in forward order.
+
+    A chain has one weighted layer into each node layer 1..K, from the node layer before it; a
+    network with residual additions or concatenations is a directed acyclic graph of node layers.
+
+    Example (a residual block: ``y = fc(x) + x``):
+        >>> nodes = (NodeLayer(0, "input", (2,), 2), NodeLayer(1, "fc", (2,), 2), NodeLayer(2, "add", (2,), 2))
+        >>> fc = WeightedLayer(1, "fc", "linear", (2,), (2,), (), (), (), 1, True, ())
+        >>> skips = [WeightedLayer(2, "add", "identity", (2,), (2,), (), (), (), 1, False, (), sources=(s,)) for s in (1, 0)]
+        >>> topology = Topology(nodes, (fc, *skips))
+        >>> topology.sinks, [layer.sources for layer in topology.into(2)]
+        (frozenset({2}), [(1,), (0,)])
+    """
 
     node_layers: tuple[NodeLayer, ...]
     layers: tuple[WeightedLayer, ...]
+
+    def __post_init__(self) -> None:
+        count = len(self.node_layers)
+        if any(node.index != i for i, node in enumerate(self.node_layers)):
+            raise MetricError(f"node layers must be numbered 0..{count - 1} in order")
+        for layer in self.layers:
+            if not 1 <= layer.index < count or not all(0 <= s < layer.index for s in layer.sources):
+                raise MetricError(
+                    f"layer {layer.path!r} links node layers {layer.sources} to {layer.index}: each set of links "
+                    f"goes into one of the node layers 1..{count - 1} from node layers before it"
+                )
+            if sum(self.node_layers[s].size for s in layer.sources) != math.prod(layer.in_shape) or (
+                self.node_layers[layer.index].size != math.prod(layer.out_shape)
+            ):
+                raise MetricError(f"layer {layer.path!r}: its shapes do not match the sizes of the node layers it links")
+        unfed = sorted(set(range(1, count)) - {layer.index for layer in self.layers})
+        if unfed:
+            raise MetricError(f"node layers {unfed} receive no links")
+
+    @property
+    def sinks(self) -> frozenset[int]:
+        """The node layers no link leaves: the model's output (their units get ``s_out = 1``)."""
+        return frozenset(range(len(self.node_layers))) - {s for layer in self.layers for s in layer.sources}
+
+    def into(self, index: int) -> list[WeightedLayer]:
+        """The weighted layers whose links go into node layer ``index``, in forward order."""
+        return [layer for layer in self.layers if layer.index == index]
+
+    def source_offsets(self, layer: WeightedLayer) -> np.ndarray:
+        """Where each of ``layer.sources`` starts among its concatenated input units, then their total."""
+        return np.cumsum([0, *(self.node_layers[s].size for s in layer.sources)])
 
 
 @dataclass(frozen=True, eq=False)
 class Snapshot:
     """Weights and biases (None where a layer has no bias) of every weighted layer, in order.
 
-    ``weights[l - 1]`` belongs to ``topology.layers[l - 1]`` in torch layout: (out, in) for
-    Linear, (C_out, C_in / groups, kh, kw) for Conv2d.
+    ``weights[i]`` belongs to ``topology.layers[i]`` in torch layout: (out, in) for Linear,
+    (C_out, C_in / groups, kh, kw) for Conv2d, see :func:`weight_shape`.
     """
 
     topology: Topology
@@ -169,7 +232,8 @@ def require_finite(path: str, values: np.ndarray) -> None:
 
 
 def weight_shape(layer: WeightedLayer) -> tuple[int, ...]:
-    """The torch shape of ``layer``'s weight: (out, in) or (C_out, C_in / groups, kh, kw).
+    """The torch shape of ``layer``'s weight: (out, in), (C_out, C_in / groups, kh, kw), or (units,)
+    for identity links.
 
     Example:
         >>> conv = WeightedLayer(1, "conv", "conv2d", (4, 5, 5), (6, 3, 4), (1, 1), (0, 0), (1, 1), 2, True, (3, 2))
@@ -178,6 +242,8 @@ def weight_shape(layer: WeightedLayer) -> tuple[int, ...]:
     """
     if layer.kind == "linear":
         return (layer.out_shape[0], layer.in_shape[0])
+    if layer.kind == IDENTITY:
+        return (math.prod(layer.out_shape),)
     if layer.kind in TRANSPOSED_KINDS:
         return (layer.in_shape[0], layer.out_shape[0] // layer.groups, *layer.kernel_size)
     return (layer.out_shape[0], layer.in_shape[0] // layer.groups, *layer.kernel_size)

@@ -13,7 +13,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from cntgraph.core.network import Snapshot, Topology, WeightedLayer, weight_shape
+from cntgraph.core.network import (
+    IDENTITY,
+    Snapshot,
+    Topology,
+    WeightedLayer,
+    weight_shape,
+)
 from cntgraph.errors import TopologyError
 
 __all__ = ["take_snapshot", "to_float64"]
@@ -24,7 +30,7 @@ def take_snapshot(model: nn.Module, topology: Topology) -> Snapshot:
 
     A Conv1d's weight gets a height axis of 1; a BatchNorm folded into a layer scales its weights
     and shifts its bias with the running statistics; a pooling layer's fixed weights are
-    1/|window|.
+    1/|window|, and the identity links of a residual addition weigh 1.
 
     Example:
         >>> from cntgraph.model.tracing import trace
@@ -39,9 +45,11 @@ def take_snapshot(model: nn.Module, topology: Topology) -> Snapshot:
 
 def _layer_parameters(model: nn.Module, layer: WeightedLayer) -> tuple[np.ndarray, np.ndarray | None]:
     """The weight (in the shape of :func:`~cntgraph.core.network.weight_shape`) and bias of ``layer``."""
-    module = _layer_module(model, layer)
-    if layer.kind in ("avgpool2d", "maxpool2d"):
+    if layer.kind in ("avgpool2d", "maxpool2d"):  # fixed links (also of functional pooling, which has no module)
         return _read_only(np.full(weight_shape(layer), 1.0 / math.prod(layer.kernel_size))), None
+    if layer.kind == IDENTITY:
+        return _read_only(np.ones(weight_shape(layer))), None
+    module = _layer_module(model, layer)
     weight = to_float64(module.weight).reshape(weight_shape(layer))
     bias = None if module.bias is None else to_float64(module.bias)
     if layer.folded is None:
@@ -80,8 +88,6 @@ _KINDS: dict[str, tuple[type[nn.Module], ...]] = {
     "conv2d": (nn.Conv2d,),
     "convtranspose1d": (nn.ConvTranspose1d,),
     "convtranspose2d": (nn.ConvTranspose2d,),
-    "avgpool2d": (nn.AvgPool2d, nn.AdaptiveAvgPool2d),
-    "maxpool2d": (nn.MaxPool2d, nn.AdaptiveMaxPool2d),
 }
 
 

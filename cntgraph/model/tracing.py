@@ -1,30 +1,35 @@
-"""Read a PyTorch model as a layered neuron graph (a :class:`~cntgraph.core.network.Topology`).
+"""Read a PyTorch model as a graph of node layers (a :class:`~cntgraph.core.network.Topology`).
 
-`trace` runs one forward pass on a zero batch of one sample and watches it with hooks. It accepts
-a simple chain of layers that make links, in ``nn.Sequential`` or in nested custom modules:
+`trace` runs one forward pass on a zero batch of one sample and follows every tensor computed from
+the input, with forward hooks on the modules and a torch-function mode for the forward code
+between them. A node layer is the input or the output of an operation that makes links:
 
 - ``nn.Linear``, ``nn.Conv1d``, ``nn.Conv2d`` (zero padding), ``nn.ConvTranspose1d`` and
   ``nn.ConvTranspose2d``, whose weights are the links;
-- ``nn.BatchNorm1d``/``nn.BatchNorm2d`` right after one of them, folded into its weights and bias
-  with the running statistics (eval mode): a BatchNorm adds no node layer;
-- ``nn.AvgPool2d``, ``nn.MaxPool2d`` and their adaptive forms (when the input size is a multiple
-  of the output size), each a node layer with fixed links of weight 1/|window| (docs/METRICS.md);
+- ``nn.AvgPool2d``, ``nn.MaxPool2d`` and their adaptive forms (modules, or
+  ``F.adaptive_avg_pool2d``/``F.adaptive_max_pool2d``, when the input size is a multiple of the
+  output size): fixed links of weight 1/|window| (docs/METRICS.md);
+- a residual addition ``a + b`` (also ``+=``, ``torch.add``) of two tensors of the same shape:
+  identity links of weight 1 from each operand's units (torchvision's ResNets and MobileNets).
 
-joined by parameter-free wiring (elementwise activations, dropout, identity, flatten/view/reshape),
-and raises `TopologyError` for anything else.
+A ``nn.BatchNorm1d``/``nn.BatchNorm2d`` right after a Linear or Conv (whose output nothing else
+reads) is folded into its weights and bias with the running statistics (eval mode): it adds no node
+layer. ``torch.cat`` along dimension 1 (channels or features) is wiring: the layer that reads the
+result gets links from every joined node layer. The graph is a DAG; a node layer may feed several.
 
 Wiring rules:
 
 - Elementwise modules and the matching functional calls (``F.relu``, ``x.tanh()``...) are wiring.
-  A stateless elementwise module may be called more than once (a shared ``self.act``); a weighted
-  layer may not (shared weights are not a layered graph).
+  A stateless elementwise module may be called more than once (a shared ``self.relu``); a
+  weighted layer may not (shared weights are not a layered graph).
 - ``nn.Flatten`` and ``view``/``reshape``/``flatten``/``squeeze``/``unsqueeze``/``contiguous``
   keep the batch dimension and the flat (C, H, W) order of units, so they are wiring too.
 - ``nn.Softmax``/``nn.LogSoftmax`` (and ``F.softmax``/``F.log_softmax``) are not elementwise; they
   are accepted only as the very last step, as output wiring that adds no layer.
-- Everything else computed on the data between layers (``torch.cat``, ``x + y``, functional
-  pooling, indexing, ``x * 2``...) and every other module (LayerNorm, embeddings, RNNs, attention,
-  ``nn.Unflatten``...) raises `TopologyError`, naming every such module at once.
+- Every node layer must lead to the model's output, which is one node layer.
+- Everything else computed on the data (``x * 2``, ``x + 1``, indexing, products of two tensors,
+  attention...) and every other module type (LayerNorm, embeddings, RNNs...) raises
+  `TopologyError`, naming every such module at once.
 """
 
 from __future__ import annotations
@@ -74,11 +79,11 @@ _OUTPUT_FUNCTIONS = frozenset({"softmax", "log_softmax"})
 _SAME_SHAPE_FUNCTIONS = _ELEMENTWISE_FUNCTIONS | _OUTPUT_FUNCTIONS
 
 _SUPPORTED_TEXT = (
-    "cntgraph supports a simple chain of nn.Linear, nn.Conv1d, nn.Conv2d (padding_mode='zeros'), "
-    "nn.ConvTranspose1d/2d, "
-    "each optionally followed by a BatchNorm1d/2d (folded into it), and nn.AvgPool2d/MaxPool2d and "
-    "their adaptive forms, joined by parameter-free elementwise modules, Dropout, Identity and "
-    "Flatten, with Softmax/LogSoftmax only as the last step"
+    "cntgraph reads nn.Linear, nn.Conv1d, nn.Conv2d (padding_mode='zeros'), nn.ConvTranspose1d/2d, "
+    "each optionally followed by a BatchNorm1d/2d (folded into it), nn.AvgPool2d/MaxPool2d and "
+    "their adaptive forms, residual additions (a + b) and concatenations of channels (torch.cat on "
+    "dim 1), joined by parameter-free elementwise modules, Dropout, Identity and Flatten, with "
+    "Softmax/LogSoftmax only as the last step (see the README's table of module types)"
 )
 
 
@@ -102,15 +107,15 @@ def trace(model: nn.Module, input_shape: Sequence[int]) -> Topology:
     shape = _checked_input_shape(input_shape)
     modules = _checked_modules(model)
     sample = torch.zeros((1, *shape), **_input_dtype_and_device(model))
-    probe = _ChainProbe(modules, sample)
-    with _eval_mode(model), torch.no_grad(), _hooks(probe, modules), probe:
+    probe = _GraphProbe(modules, sample)
+    with _eval_mode(model), torch.no_grad(), _hooks(probe, model, modules), probe:
         try:
             output = model(sample)
         except RuntimeError as error:
             raise TopologyError(
                 f"input_shape {shape} does not fit the model: forward failed {probe.where()}: {error}"
             ) from error
-    return probe.topology(shape, output)
+    return probe.topology(output)
 
 
 def weighted_modules(model: nn.Module) -> list[tuple[str, nn.Linear | nn.Conv1d | nn.Conv2d]]:
@@ -241,41 +246,74 @@ def _eval_mode(model: nn.Module) -> Iterator[None]:
 
 
 @contextmanager
-def _hooks(probe: _ChainProbe, modules: dict[str, nn.Module]) -> Iterator[None]:
+def _hooks(probe: _GraphProbe, model: nn.Module, modules: dict[str, nn.Module]) -> Iterator[None]:
     handles = []
     try:
-        for path, module in modules.items():
-            handles.append(module.register_forward_pre_hook(probe.pre_hook(path)))
-            handles.append(module.register_forward_hook(probe.post_hook(path)))
+        for path, module in model.named_modules():
+            if path in modules:
+                handles.append(module.register_forward_pre_hook(probe.pre_hook(path)))
+                handles.append(module.register_forward_hook(probe.post_hook(path)))
+            else:  # a container: its path names the additions its forward code makes
+                handles.append(module.register_forward_pre_hook(probe.enter(path)))
+                handles.append(module.register_forward_hook(probe.leave(path)))
         yield
     finally:
         for handle in handles:
             handle.remove()
 
 
-class _ChainProbe(TorchFunctionMode):
-    """Follows the one tensor that flows through the chain and records the weighted layers.
+#: torch functions that add their two tensor operands: a residual addition
+_ADD_FUNCTIONS = frozenset({"add", "add_", "__add__", "__radd__", "__iadd__"})
+#: torch functions that join tensors along a dimension: wiring when they join channels
+_CAT_FUNCTIONS = frozenset({"cat", "concat", "concatenate"})
+#: functional pooling: the same links as the module of the same name
+_POOL_FUNCTIONS = {"adaptive_avg_pool2d": nn.AdaptiveAvgPool2d, "adaptive_max_pool2d": nn.AdaptiveMaxPool2d}
+#: the node layers whose units, concatenated in this order, are a tensor's units
+Sources = tuple[int, ...]
 
-    Leaf modules report through forward hooks; torch functions called between them (in custom
-    ``forward`` code) report through this torch-function mode. Calls inside a leaf are its own.
+
+class _GraphProbe(TorchFunctionMode):
+    """Follows every tensor computed from the input and records node layers and the links between them.
+
+    Each tracked tensor is known by the node layers whose units it holds (several after a
+    ``torch.cat`` of channels). Leaf modules report through forward hooks; torch functions called
+    between them (in custom ``forward`` code) report through this torch-function mode. Calls inside
+    a leaf are its own.
     """
 
-    def __init__(self, modules: dict[str, nn.Module], sample: torch.Tensor) -> None:
+    def __init__(self, modules: dict[str, nn.Module], sample: torch.Tensor, fold_batchnorm: bool = True) -> None:
         super().__init__()
         self.modules = modules
-        self.current = sample  # the tensor the next step must consume
+        self.shape = tuple(sample.shape[1:])
+        self.nodes: list[NodeLayer] = [NodeLayer(0, "input", self.shape, math.prod(self.shape))]
+        self.layers: list[WeightedLayer] = []
+        # id(tensor) -> (the tensor, kept alive so that its id stays its own; its sources, or why it is unreadable)
+        self.tracked: dict[int, tuple[torch.Tensor, Sources | str]] = {id(sample): (sample, (0,))}
+        self.unread: dict[int, int] = {}  # id of a linked layer's output, not yet read -> its position in layers
         self.running: str | None = None  # the leaf module whose forward is running
+        self.scopes: list[str] = []  # the containers whose forward is running
         self.last_step = "the model input"
         self.final_step: str | None = None  # set by a Softmax/LogSoftmax: nothing may follow
-        self.layers: list[WeightedLayer] = []
 
     def where(self) -> str:
         return f"in {self.running}" if self.running is not None else f"after {self.last_step}"
 
+    def enter(self, path: str) -> Callable[[nn.Module, tuple[Any, ...]], None]:
+        def hook(module: nn.Module, args: tuple[Any, ...]) -> None:
+            self.scopes.append(path)
+
+        return hook
+
+    def leave(self, path: str) -> Callable[[nn.Module, tuple[Any, ...], Any], None]:
+        def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+            self.scopes.pop()
+
+        return hook
+
     def pre_hook(self, path: str) -> Callable[[nn.Module, tuple[Any, ...]], None]:
         def hook(module: nn.Module, args: tuple[Any, ...]) -> None:
             step = _step(path, module)
-            self._check_consumes(step, tree_leaves(args))
+            self._one_input(step, tree_leaves(args))
             if isinstance(module, _WEIGHTED) and any(layer.path == path for layer in self.layers):
                 raise TopologyError(
                     f"{step} is called twice; shared weights are not supported: {_SUPPORTED_TEXT}"
@@ -288,86 +326,180 @@ class _ChainProbe(TorchFunctionMode):
         def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
             step = _step(path, module)
             self.running = None
+            data = args[0]
+            if isinstance(module, _NORMS):
+                self._fold(step, path, data, output)
+                return
+            sources = self._read(step, data)
             if isinstance(module, _LINKED):
-                self.layers.append(_linked_layer(len(self.layers) + 1, path, module, args[0], output))
-            elif isinstance(module, _NORMS):
-                self._fold(step, path, module)
-            elif isinstance(module, nn.Flatten):
+                self._link(step, path, module, data, output, sources)
+                return
+            if isinstance(module, nn.Flatten):
                 _check_batch_kept(step, output)
             elif isinstance(module, tuple(_REGISTERED_WIRING)) and (
-                not isinstance(output, torch.Tensor) or output.shape != args[0].shape
+                not isinstance(output, torch.Tensor) or output.shape != data.shape
             ):
                 raise TopologyError(
                     f"{step} is registered as wiring but changes the shape "
-                    f"{tuple(args[0].shape)} -> {tuple(getattr(output, 'shape', ()))}: wiring keeps every unit"
+                    f"{tuple(data.shape)} -> {tuple(getattr(output, 'shape', ()))}: wiring keeps every unit"
                 )
-            self._advance(step, output, final=isinstance(module, _OUTPUT))
+            self._track(step, output, sources, final=isinstance(module, _OUTPUT))
 
         return hook
 
     def __torch_function__(
         self, func: Callable[..., Any], types: Any, args: tuple = (), kwargs: dict | None = None
     ) -> Any:
-        output = func(*args, **(kwargs or {}))
+        kwargs = kwargs or {}
+        output = func(*args, **kwargs)
         if self.running is not None or not isinstance(output, torch.Tensor):
             return output
+        tensors = [t for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
+        if not any(id(t) in self.tracked for t in tensors):
+            return output  # a computation on constants, not on the data
         name = getattr(func, "__name__", repr(func))
-        step = f"torch function {name!r}"
-        self._check_consumes(step, tree_leaves((args, kwargs)))
-        inputs_shape = self.current.shape  # the one input, as just checked
-        if name in _RESHAPE_FUNCTIONS:
-            _check_batch_kept(step, output)
-        elif name not in _SAME_SHAPE_FUNCTIONS or output.shape != inputs_shape:
-            raise TopologyError(
-                f"{step} after {self.last_step} is not wiring cntgraph can read: {_SUPPORTED_TEXT}"
-            )
-        self._advance(step, output, final=name in _OUTPUT_FUNCTIONS)
+        step = f"torch function {name!r}" + (f" in module {self.scopes[-1]!r}" if self.scopes and self.scopes[-1] else "")
+        if name in _ADD_FUNCTIONS:
+            self._add(step, name, args, kwargs, output)
+        elif name in _CAT_FUNCTIONS:
+            self._cat(step, args, kwargs, output)
+        elif name in _POOL_FUNCTIONS:
+            data = self._one_input(step, tensors)
+            pool = _POOL_FUNCTIONS[name](*args[1:], **kwargs)
+            self._link(step, self._name(name), pool, data, output, self._read(step, data))
+        else:
+            data = self._one_input(step, tensors)
+            if name in _RESHAPE_FUNCTIONS:
+                _check_batch_kept(step, output)
+            elif name not in _SAME_SHAPE_FUNCTIONS or output.shape != data.shape:
+                raise TopologyError(f"{step} after {self.last_step} is not wiring cntgraph can read: {_SUPPORTED_TEXT}")
+            self._track(step, output, self._read(step, data), final=name in _OUTPUT_FUNCTIONS)
         return output
 
-    def _fold(self, step: str, path: str, norm: nn.Module) -> None:
-        """Fold BatchNorm ``norm`` into the Linear or Conv layer whose output it just normalised."""
-        last = self.layers[-1] if self.layers else None
-        if last is None or last.kind not in _FOLDABLE or last.folded is not None or self.last_step != _step(
-            last.path, self.modules[last.path]
-        ):
-            raise TopologyError(
-                f"{step} does not directly follow a Linear or Conv layer (it follows {self.last_step}); "
-                "cntgraph folds a BatchNorm into the weights of the layer right before it"
-            )
-        self.layers[-1] = dataclasses.replace(last, folded=path, has_bias=True)
-
-    def _check_consumes(self, step: str, inputs: list[Any]) -> None:
+    def _one_input(self, step: str, tensors: list[Any]) -> torch.Tensor:
+        """The one tracked tensor ``step`` reads; TopologyError if it reads others too."""
         if self.final_step is not None:
             raise TopologyError(f"{step} comes after {self.final_step}: {_SUPPORTED_TEXT}")
-        tensors = [t for t in inputs if isinstance(t, torch.Tensor)]
-        if len(tensors) != 1 or tensors[0] is not self.current:
+        tensors = [t for t in tensors if isinstance(t, torch.Tensor)]
+        if len(tensors) != 1 or id(tensors[0]) not in self.tracked:
             raise TopologyError(
-                f"the input of {step} is not just the output of {self.last_step}; "
-                f"the model is not a simple chain: {_SUPPORTED_TEXT}"
+                f"the input of {step} is not just one tensor computed from the model's input (it reads "
+                f"{len(tensors)} tensors); cntgraph reads operations on one tensor, additions of two and "
+                f"concatenations of channels: {_SUPPORTED_TEXT}"
             )
+        return tensors[0]
 
-    def _advance(self, step: str, output: Any, final: bool) -> None:
+    def _read(self, step: str, data: torch.Tensor) -> Sources:
+        """The sources of tracked ``data``, now read by ``step`` (so a BatchNorm can no longer fold into it)."""
+        sources = self.tracked[id(data)][1]
+        if isinstance(sources, str):
+            raise TopologyError(f"{step} reads {sources}")
+        self.unread.pop(id(data), None)
+        return sources
+
+    def _track(self, step: str, output: Any, sources: Sources, final: bool = False) -> None:
         if not isinstance(output, torch.Tensor):
             raise TopologyError(f"{step} does not return a single tensor: {_SUPPORTED_TEXT}")
-        self.current = output
+        self.tracked[id(output)] = (output, sources)
         self.last_step = step
         if final:
             self.final_step = step
 
-    def topology(self, input_shape: tuple[int, ...], output: Any) -> Topology:
-        if output is not self.current:
+    def _name(self, what: str) -> str:
+        """A new node layer's name for an operation of the forward code of the innermost running container."""
+        base = ".".join(filter(None, [self.scopes[-1] if self.scopes else "", what]))
+        taken = {node.name for node in self.nodes}
+        return base if base not in taken else next(f"{base}_{n}" for n in range(2, len(taken) + 2) if f"{base}_{n}" not in taken)
+
+    def _new_node(self, name: str, output: torch.Tensor) -> int:
+        shape = tuple(output.shape[1:])
+        self.nodes.append(NodeLayer(len(self.nodes), name, shape, math.prod(shape)))
+        return len(self.nodes) - 1
+
+    def _link(
+        self, step: str, path: str, module: nn.Module, data: torch.Tensor, output: Any, sources: Sources
+    ) -> None:
+        """A module (or functional pooling) that makes links: a new node layer fed by ``sources``."""
+        if self.final_step is not None:
+            raise TopologyError(f"{step} comes after {self.final_step}: {_SUPPORTED_TEXT}")
+        if not isinstance(output, torch.Tensor):
+            raise TopologyError(f"{step} does not return a single tensor: {_SUPPORTED_TEXT}")
+        index = self._new_node(path, output)
+        layer = _linked_layer(index, path, module, data, output)
+        self.layers.append(dataclasses.replace(layer, sources=sources))
+        self._track(step, output, (index,))
+        self.unread[id(output)] = len(self.layers) - 1
+
+    def _fold(self, step: str, path: str, data: torch.Tensor, output: Any) -> None:
+        """Fold BatchNorm ``path`` into the Linear or Conv layer whose output ``data`` it normalises."""
+        position = self.unread.get(id(data))
+        layer = None if position is None else self.layers[position]
+        if layer is None or layer.kind not in _FOLDABLE or layer.folded is not None:
             raise TopologyError(
-                f"the model's output is not the output of {self.last_step}: {_SUPPORTED_TEXT}"
+                f"{step} does not directly follow a Linear or Conv layer whose output nothing else reads (it "
+                f"follows {self.last_step}); cntgraph folds a BatchNorm into the weights of the layer right before it"
             )
+        self.layers[position] = dataclasses.replace(layer, folded=path, has_bias=True)
+        del self.unread[id(data)]
+        self.tracked[id(data)] = (data, f"the output of module {layer.path!r} before {step}, which is folded into it")
+        self._track(step, output, (layer.index,))
+
+    def _add(self, step: str, name: str, args: tuple, kwargs: dict, output: torch.Tensor) -> None:
+        """``a + b`` of two tracked tensors of the same shape: a node layer with identity links from each."""
+        operands = [a for a in args[:2] if isinstance(a, torch.Tensor)]
+        known = [a for a in operands if id(a) in self.tracked]
+        if len(args) != 2 or kwargs or len(known) != 2 or any(a.shape != output.shape for a in known):
+            raise TopologyError(
+                f"{step} after {self.last_step} is not a residual addition cntgraph can read: it adds two tensors "
+                f"computed from the input, of the same shape, without a scale (alpha) or a constant: {_SUPPORTED_TEXT}"
+            )
+        sources = [self._read(step, a) for a in known]
+        if set(sources[0]) & set(sources[1]):
+            raise TopologyError(f"{step} adds units of node layers {sources} to themselves: {_SUPPORTED_TEXT}")
+        index = self._new_node(self._name("add"), output)
+        shape = tuple(output.shape[1:])
+        for operand in sources:
+            self.layers.append(
+                WeightedLayer(index, self.nodes[index].name, "identity", shape, shape, (), (), (), 1, False, (), sources=operand)
+            )
+        self._track(step, output, (index,))
+
+    def _cat(self, step: str, args: tuple, kwargs: dict, output: torch.Tensor) -> None:
+        """``torch.cat`` of tracked tensors along the channels (dimension 1): wiring, the sources joined."""
+        parts = list(args[0]) if args and isinstance(args[0], (list, tuple)) else []
+        dim = kwargs.get("dim", args[1] if len(args) > 1 else 0)
+        if (
+            not parts or any(not isinstance(p, torch.Tensor) or id(p) not in self.tracked for p in parts)
+            or dim % output.dim() != 1
+        ):  # fmt: skip
+            raise TopologyError(
+                f"{step} is read only when it joins tensors computed from the input along dimension 1 (the "
+                f"channels or features), got dim={dim}: {_SUPPORTED_TEXT}"
+            )
+        sources = tuple(s for part in parts for s in self._read(step, part))
+        if len(set(sources)) != len(sources):
+            raise TopologyError(f"{step} joins node layers {sources}, some twice: {_SUPPORTED_TEXT}")
+        self._track(step, output, sources)
+
+    def topology(self, output: Any) -> Topology:
+        if self.final_step is None and not isinstance(output, torch.Tensor) or id(output) not in self.tracked:
+            raise TopologyError(f"the model's output is not one tensor computed from its input: {_SUPPORTED_TEXT}")
+        sources = self._read("the model's output", output)
         called = {layer.path for layer in self.layers} | {layer.folded for layer in self.layers}
         unused = [p for p, m in self.modules.items() if isinstance(m, (*_WEIGHTED, *_NORMS)) and p not in called]
         if unused:
             raise TopologyError(f"weighted modules {unused} are never called in forward: {_SUPPORTED_TEXT}")
         if not self.layers:
             raise TopologyError(f"the model has no layer that makes links: {_SUPPORTED_TEXT}")
-        inputs = NodeLayer(0, "input", input_shape, math.prod(input_shape))
-        outputs = [NodeLayer(w.index, w.path, w.out_shape, math.prod(w.out_shape)) for w in self.layers]
-        return Topology(node_layers=(inputs, *outputs), layers=tuple(self.layers))
+        topology = Topology(node_layers=tuple(self.nodes), layers=tuple(self.layers))
+        if len(sources) != 1 or topology.sinks != set(sources):
+            dead = sorted(topology.sinks - set(sources))
+            raise TopologyError(
+                f"the model's output must be the output of one layer that makes links, and every other such "
+                f"layer must feed the output; the output holds node layers {[self.nodes[s].name for s in sources]}"
+                + (f" and {[self.nodes[s].name for s in dead]} reach no output" if dead else "")
+            )
+        return topology
 
 
 def _check_batch_kept(step: str, output: torch.Tensor) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from cntgraph.core.links import layer_links
+from cntgraph.core.links import stored_links
 from cntgraph.core.metrics import (
     fixed_bins,
     histogram,
@@ -73,12 +73,13 @@ def layout(
     run_props: Mapping[str, Any] | None = None,
 ) -> RunLayout:
     """Assemble a run's layout from its sample and bins (new, or read back to resume a run)."""
-    kinds = ["input"] + [layer.kind for layer in topology.layers]
+    kinds = ["input"] + [_kind(topology, node.index) for node in topology.node_layers[1:]]
     layers = [
         {
             "index": node.index,
             "name": node.name,
             "kind": kind,
+            "inputs": sorted({s for layer in topology.into(node.index) for s in layer.sources}),
             "shape": list(node.shape),
             "size": node.size,
             "sampled": int(units.size),
@@ -95,20 +96,19 @@ def layout(
 def build_records(layout: RunLayout, snapshot: Snapshot, epoch: int, props: Mapping[str, Any]) -> EpochRecords:
     """The records of one epoch: sampled neurons and links, and every layer's exact metrics."""
     strengths = layer_strengths(snapshot)
-    biases = [None, *snapshot.biases]
     neurons, states = [], []
     for index, (st, units) in enumerate(zip(strengths, layout.samples, strict=True)):
         s = st.s_in + st.s_out
         neurons.append(
-            NeuronBlock(index, units, st.s_in[units], st.s_out[units], s[units], _unit_bias(biases[index], s.size)[units])
+            NeuronBlock(index, units, st.s_in[units], st.s_out[units], s[units], _unit_bias(snapshot, index)[units])
         )
         states.append({"layer": index, "fluctuation": float(np.std(s)), **_summary("s", s, layout.strength_edges[index])})
     for index, _, values in layer_parameters(snapshot):
         states[index].update(_summary("w", values, layout.weight_edges[index]))
     links = []
-    for layer in snapshot.topology.layers:
-        src, dst, w = layer_links(snapshot, layer.index, layout.samples[layer.index - 1], layout.samples[layer.index])
-        links.append(LinkBlock(layer.index, src, dst, w))
+    for number, layer in enumerate(snapshot.topology.layers, start=1):
+        src_layer, src, dst, w = stored_links(snapshot, number, layout.samples)
+        links.append(LinkBlock(layer.index, src, dst, w, src_layer))
     return EpochRecords(
         run=layout.run,
         rid=layout.rid,
@@ -134,8 +134,19 @@ def _symmetric_edges(values: np.ndarray, bins: int) -> np.ndarray:
     return fixed_bins(-reach if reach > 0 else -1.0, reach if reach > 0 else 1.0, bins)
 
 
-def _unit_bias(bias: np.ndarray | None, size: int) -> np.ndarray:
-    """The bias of every unit of a node layer (a Conv2d channel's bias for each of its pixels)."""
-    if bias is None:
-        return np.full(size, np.nan)
-    return np.repeat(bias, size // bias.size)
+def _unit_bias(snapshot: Snapshot, index: int) -> np.ndarray:
+    """The bias of every unit of node layer ``index`` (a Conv2d channel's bias for each of its
+    pixels; the sum where several biased layers feed it), NaN where no layer into it has one."""
+    size = snapshot.topology.node_layers[index].size
+    biases = [
+        np.repeat(bias, size // bias.size)
+        for layer, bias in zip(snapshot.topology.layers, snapshot.biases, strict=True)
+        if layer.index == index and bias is not None
+    ]
+    return np.sum(biases, axis=0) if biases else np.full(size, np.nan)
+
+
+def _kind(topology: Topology, index: int) -> str:
+    """The kind of the links into node layer ``index``: "add" for a residual addition's identities."""
+    kinds = {layer.kind for layer in topology.into(index)}
+    return "add" if kinds == {"identity"} else "+".join(sorted(kinds))

@@ -17,12 +17,18 @@ __all__ = ["EpochRecords", "LinkBlock", "NeuronBlock"]
 
 @dataclass(frozen=True, eq=False)
 class LinkBlock:
-    """The links between sampled units of node layers ``layer - 1`` and ``layer`` at one epoch."""
+    """Links into sampled units ``dst`` of node layer ``layer`` at one epoch, from units ``src``
+    of node layers ``src_layer`` (one entry per link; by default all ``layer - 1``, a chain)."""
 
     layer: int
     src: np.ndarray
     dst: np.ndarray
     w: np.ndarray
+    src_layer: np.ndarray = None  # type: ignore[assignment]  # filled in by __post_init__
+
+    def __post_init__(self) -> None:
+        if self.src_layer is None:
+            object.__setattr__(self, "src_layer", np.full(self.src.size, self.layer - 1, dtype=np.int64))
 
 
 @dataclass(frozen=True, eq=False)

@@ -27,6 +27,10 @@ def spool_folder() -> Path:
     return default_home() / "spool"
 
 
+#: a link block's arrays; files spooled before ``src_layer`` existed hold chains (its default)
+_LINK_COLUMNS = ("src", "dst", "w", "src_layer")
+
+
 def spooled(folder: Path) -> list[Path]:
     """The spool files in ``folder``, oldest first (the order they are replayed in)."""
     return sorted(folder.glob("*.npz"), key=lambda p: (p.stat().st_mtime, p.name))
@@ -41,7 +45,7 @@ def save(records: EpochRecords, folder: Path) -> Path:
         for name in ("unit", "s_in", "s_out", "s", "bias"):
             arrays[f"neurons/{i}/{name}"] = getattr(block, name)
     for i, block in enumerate(records.links):
-        for name in ("src", "dst", "w"):
+        for name in _LINK_COLUMNS:
             arrays[f"links/{i}/{name}"] = getattr(block, name)
     meta = {
         "format": _FORMAT,
@@ -77,7 +81,7 @@ def load(path: Path) -> EpochRecords:
                 for i, layer in enumerate(meta["neuron_layers"])
             ]
             links = [
-                LinkBlock(layer, *(archive[f"links/{i}/{name}"] for name in ("src", "dst", "w")))
+                LinkBlock(layer, **{name: archive[f"links/{i}/{name}"] for name in _LINK_COLUMNS if f"links/{i}/{name}" in archive})
                 for i, layer in enumerate(meta["link_layers"])
             ]
     except SpoolError:

@@ -94,7 +94,7 @@ Statement = tuple[str, dict[str, Any]]
 
 def neuron_statements(records: EpochRecords, batch_size: int) -> Iterator[Statement]:
     """The ``write/neurons`` statements of a run's layout: each node layer's stored neurons with the
-    source units of their stored links, in slices of at most ``batch_size`` source units (at least
+    source layers and units of their stored links, in slices of at most ``batch_size`` source units (at least
     one neuron each), so that no transaction holds a whole large layer.
 
     Example:
@@ -102,17 +102,18 @@ def neuron_statements(records: EpochRecords, batch_size: int) -> Iterator[Statem
         >>> units = [NeuronBlock(layer, np.array([0, 1]), *np.zeros((4, 2))) for layer in (0, 1)]
         >>> block = LinkBlock(1, np.array([0, 1, 0, 1]), np.array([0, 0, 1, 1]), np.zeros(4))
         >>> records = EpochRecords("run", 7, 0, {}, {}, [], units, [block], [])
-        >>> [(p["layer"], p["units"], p["in_units"]) for _, p in neuron_statements(records, batch_size=2)]
-        [(0, [0, 1], [None, None]), (1, [0], [[0, 1]]), (1, [1], [[0, 1]])]
+        >>> [(p["layer"], p["units"], p["in_layers"], p["in_units"]) for _, p in neuron_statements(records, batch_size=2)]
+        [(0, [0, 1], [None, None], [None, None]), (1, [0], [[0, 0]], [[0, 1]]), (1, [1], [[0, 0]], [[0, 1]])]
     """
     for block, incoming in zip(records.neurons, incoming_links(records), strict=True):
-        counts = [0 if links is None else links[0].size for links in incoming]
+        counts = [0 if links is None else links[1].size for links in incoming]
         for part in _slices(counts, batch_size):
             yield "write/neurons", {
                 "rid": records.rid,
                 "layer": block.layer,
                 "units": block.unit[part].tolist(),
-                "in_units": [None if links is None else links[0].tolist() for links in incoming[part]],
+                "in_layers": [None if links is None else links[0].tolist() for links in incoming[part]],
+                "in_units": [None if links is None else links[1].tolist() for links in incoming[part]],
             }
 
 
@@ -132,7 +133,7 @@ def epoch_statements(records: EpochRecords, batch_size: int) -> Iterator[Stateme
     """
     rid, epoch = records.rid, records.epoch
     for neurons, incoming in zip(records.neurons, incoming_links(records), strict=True):
-        link_counts = [0 if links is None else links[1].size for links in incoming]
+        link_counts = [0 if links is None else links[2].size for links in incoming]
         for part in _slices(link_counts, batch_size):
             yield "write/neuron_states", {
                 "rid": rid,
@@ -143,17 +144,18 @@ def epoch_statements(records: EpochRecords, batch_size: int) -> Iterator[Stateme
                 "s_out": neurons.s_out[part].tolist(),
                 "s": neurons.s[part].tolist(),
                 "bias": [None if np.isnan(b) else b for b in neurons.bias[part].tolist()],
-                "w_in": [None if links is None else links[1].tolist() for links in incoming[part]],
+                "w_in": [None if links is None else links[2].tolist() for links in incoming[part]],
             }
     yield "write/layer_states", {"rid": rid, "epoch": epoch, "states": records.layer_states}
     yield "write/epoch_complete", {"rid": rid, "epoch": epoch, "links": records.link_count}
 
 
-InLinks = tuple[np.ndarray, np.ndarray] | None  # (source units, weights) of one neuron's stored links
+InLinks = tuple[np.ndarray, np.ndarray, np.ndarray] | None  # (source layers, source units, weights) of one neuron's stored links
 
 
 def incoming_links(records: EpochRecords) -> list[list[InLinks]]:
-    """Per node layer and stored neuron, the source units and weights of its stored incoming links.
+    """Per node layer and stored neuron, the source layers, source units and weights of its stored
+    incoming links, in the order of the records' link blocks (so fixed for a run).
 
     None for neurons without any (the input layer; a Conv2d unit none of whose sources is stored).
 
@@ -163,19 +165,22 @@ def incoming_links(records: EpochRecords) -> list[list[InLinks]]:
         >>> block = LinkBlock(1, np.array([1]), np.array([1]), np.array([0.5]))
         >>> incoming = incoming_links(EpochRecords("run", 7, 0, {}, {}, [], units, [block], []))
         >>> incoming[0], incoming[1][0], [a.tolist() for a in incoming[1][1]]
-        ([None, None], None, [[1], [0.5]])
+        ([None, None], None, [[0], [1], [0.5]])
     """
-    by_layer = {block.layer: block for block in records.links}
+    by_layer: dict[int, list[LinkBlock]] = {}
+    for block in records.links:
+        by_layer.setdefault(block.layer, []).append(block)
     result: list[list[InLinks]] = []
     for neurons in records.neurons:
-        block = by_layer.get(neurons.layer)
-        if block is None:
+        blocks = by_layer.get(neurons.layer)
+        if not blocks:
             result.append([None] * neurons.unit.size)
             continue
-        order = np.argsort(block.dst, kind="stable")  # layer_links gives dst-major order already
-        dst, src, w = block.dst[order], block.src[order], block.w[order]
+        dst, src_layer, src, w = (np.concatenate([getattr(b, name) for b in blocks]) for name in ("dst", "src_layer", "src", "w"))
+        order = np.argsort(dst, kind="stable")  # each block is dst-major already: this keeps block order per neuron
+        dst, src_layer, src, w = dst[order], src_layer[order], src[order], w[order]
         bounds = np.searchsorted(dst, np.stack([neurons.unit, neurons.unit + 1]))
-        result.append([(src[a:b], w[a:b]) if b > a else None for a, b in bounds.T])
+        result.append([(src_layer[a:b], src[a:b], w[a:b]) if b > a else None for a, b in bounds.T])
     return result
 
 

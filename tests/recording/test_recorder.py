@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
+from torchvision.models import resnet18
 
 from cntgraph import TopStrength, Uniform, layer_fluctuation, node_strength
 from cntgraph.core.links import layer_links
+from cntgraph.core.links import stored_links as stored_links_of
 from cntgraph.core.sampling import Full
 from cntgraph.errors import ConfigurationError, RecorderError, SpoolError
 from cntgraph.model.snapshot import take_snapshot
@@ -313,6 +316,38 @@ def test_a_vgg_with_batchnorm_and_pooling_records_and_reads_back(graph: Graph, r
     strengths = graph.query("read/strengths", run=run_name, epochs=[1])
     expected = node_strength(snapshot)
     np.testing.assert_array_equal(strengths["s"].to_numpy(), expected["s"].to_numpy())
+
+
+@pytest.mark.neo4j
+def test_a_torchvision_resnet18_records_and_reads_back(graph: Graph, run_name: str) -> None:
+    """Residual additions, downsampling shortcuts, folded BatchNorms and pooling, sampled per layer."""
+    torch.manual_seed(0)
+    model = resnet18(num_classes=10)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+    with Recorder(model, run_name, (3, 32, 32), graph=graph, sample=Uniform(48, seed=1), progress=False) as recorder:
+        for epoch in range(2):
+            model.train()
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            optimizer.step()
+            recorder.capture(epoch)
+    snapshot = take_snapshot(model, trace(model, (3, 32, 32)))
+    layers = graph.layers(run_name)
+    assert layers["kind"].tolist().count("add") == 8 and layers["name"].tolist()[5] == "layer1.0.add"
+    samples = [np.asarray(units) for units in graph.query("read/samples", rid=rid_of(graph, run_name))["units"]]
+    expected = pd.DataFrame(
+        [(int(a), int(s), layer.index, int(d), w)
+         for number, layer in enumerate(snapshot.topology.layers, start=1)
+         for a, s, d, w in zip(*stored_links_of(snapshot, number, samples), strict=True)],
+        columns=["src_layer", "src", "dst_layer", "dst", "w"],
+    ).sort_values(["dst_layer", "dst", "src_layer", "src"], ignore_index=True)
+    stored = stored_links(graph, run_name).query("epoch == 1").drop(columns="epoch").reset_index(drop=True)
+    assert len(stored) == len(expected) > 10_000
+    pd.testing.assert_frame_equal(stored, expected, check_dtype=False, check_exact=True)  # folded weights, bit for bit
+    strengths = graph.query("read/strengths", run=run_name, epochs=[1])
+    exact = node_strength(snapshot).merge(strengths[["layer", "unit"]], on=["layer", "unit"])
+    np.testing.assert_array_equal(strengths["s"].to_numpy(), exact["s"].to_numpy())
 
 
 def test_the_default_sample_keeps_small_layers_whole_and_caps_large_ones() -> None:
