@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cntgraph.core.network import (  # noqa: F401 - NodeLayer, Topology: the example
+    ADAPTIVE_POOL,
     IDENTITY,
     TRANSPOSED_KINDS,
     NodeLayer,
@@ -69,6 +70,8 @@ def layer_links(
     if layer.kind == IDENTITY:
         both = np.intersect1d(src, dst)
         return both, both.copy(), weight[both]
+    if layer.kind == ADAPTIVE_POOL:
+        return _adaptive_pool_links(layer, weight, src, dst)
     if layer.kind in TRANSPOSED_KINDS:  # the forward convolution's links, reversed
         back_src, back_dst, w = _conv2d_links(forward_conv(layer), weight, dst, src)
         order = np.lexsort((back_dst, back_src))  # by dst, then src, of the transposed layer
@@ -159,6 +162,16 @@ def _links_out_of(layer: WeightedLayer, src: np.ndarray) -> Links:
     dst = (c_out * out_height + y) * out_width + x
     kernel_index = ((c_out * c_in_group + c_in % c_in_group) * kh + u) * kw + v
     return np.broadcast_to(src[:, None], linked.shape)[linked], dst[linked], kernel_index[linked]
+
+
+def _adaptive_pool_links(layer: WeightedLayer, weight: np.ndarray, src: np.ndarray, dst: np.ndarray) -> Links:
+    """The links of the windows matrix ``weight`` in every channel, ordered by dst then src."""
+    out_pixels, in_pixels = weight.shape
+    rows, cols = np.nonzero(weight)  # row-major: by output pixel, then input pixel
+    channel = np.arange(layer.in_shape[0])[:, None]
+    link_src, link_dst = (channel * in_pixels + cols).ravel(), (channel * out_pixels + rows).ravel()
+    keep = _member(link_src, src, math.prod(layer.in_shape)) & _member(link_dst, dst, math.prod(layer.out_shape))
+    return link_src[keep], link_dst[keep], np.tile(weight[rows, cols], layer.in_shape[0])[keep]
 
 
 def _member(units: np.ndarray, wanted: np.ndarray, size: int) -> np.ndarray:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from cntgraph.checks import whole_number
 from cntgraph.core.network import (  # noqa: F401 - dense_snapshot: the examples
+    ADAPTIVE_POOL,
     IDENTITY,
     TRANSPOSED_KINDS,
     Snapshot,
@@ -180,7 +181,8 @@ def layer_parameters(snapshot: Snapshot) -> list[LayerParameters]:
     """
     values: dict[int, list[np.ndarray]] = {}
     for layer, weight, bias in zip(snapshot.topology.layers, snapshot.weights, snapshot.biases, strict=True):
-        values.setdefault(layer.index, []).extend([weight.ravel(), bias if bias is not None else np.empty(0)])
+        links = np.tile(weight[weight != 0], layer.in_shape[0]) if layer.kind == ADAPTIVE_POOL else weight.ravel()
+        values.setdefault(layer.index, []).extend([links, bias if bias is not None else np.empty(0)])
     return [(node.index, node.name, np.concatenate(values[node.index])) for node in snapshot.topology.node_layers[1:]]
 
 
@@ -254,6 +256,9 @@ def _link_strengths(layer: WeightedLayer, weight: np.ndarray, bias: np.ndarray |
     (concatenated) input units."""
     if layer.kind == IDENTITY:
         return Strengths(weight.copy(), weight.copy())
+    if layer.kind == ADAPTIVE_POOL:  # the same windows in every channel
+        channels = layer.in_shape[0]
+        return Strengths(np.tile(weight.sum(axis=1), channels), np.tile(weight.sum(axis=0), channels))
     if layer.kind == "linear":
         s_in = weight.sum(axis=1)
         return Strengths(s_in if bias is None else s_in + bias, weight.sum(axis=0))

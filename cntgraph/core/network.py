@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from cntgraph.errors import MetricError
 
-__all__ = ["KERNEL_KINDS", "TRANSPOSED_KINDS", "IDENTITY", "forward_conv", "NodeLayer", "WeightedLayer", "Topology", "Snapshot", "dense_snapshot", "require_finite", "weight_shape"]
+__all__ = ["KERNEL_KINDS", "TRANSPOSED_KINDS", "IDENTITY", "ADAPTIVE_POOL", "adaptive_windows", "forward_conv", "NodeLayer", "WeightedLayer", "Topology", "Snapshot", "dense_snapshot", "require_finite", "weight_shape"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,9 @@ KERNEL_KINDS = frozenset({"conv1d", "conv2d", "avgpool2d", "maxpool2d", "convtra
 #: links that join each unit of a node layer to the unit of the same index of another, weight 1:
 #: one set per operand of a residual addition
 IDENTITY = "identity"
+#: adaptive pooling whose windows differ in size (the input size is not a multiple of the output size):
+#: its weight is one (output pixels, input pixels) matrix shared by every channel
+ADAPTIVE_POOL = "adaptivepool2d"
 #: the transposed convolutions: their links are those of the convolution from their outputs to their
 #: inputs (same kernel, stride, padding, dilation, groups), reversed
 TRANSPOSED_KINDS = frozenset({"convtranspose1d", "convtranspose2d"})
@@ -66,12 +69,15 @@ class WeightedLayer:
     ``groups`` is 1. ``folded`` is the path of a BatchNorm folded into the layer's weights and bias.
     ``"identity"`` (:data:`IDENTITY`) links unit i of its input to unit i of node layer ``index``
     with weight 1 (its weight holds these ones); an addition ``a + b`` is one such set per operand.
+    ``"adaptivepool2d"`` (:data:`ADAPTIVE_POOL`) is an adaptive pooling with windows of unequal sizes:
+    its weight is :func:`adaptive_windows`, the same in every channel; its kernel settings are empty.
     """
 
     index: int
     path: str
     kind: Literal[
-        "linear", "conv1d", "conv2d", "avgpool2d", "maxpool2d", "convtranspose1d", "convtranspose2d", "identity"
+        "linear", "conv1d", "conv2d", "avgpool2d", "maxpool2d", "convtranspose1d", "convtranspose2d", "identity",
+        "adaptivepool2d",
     ]
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
@@ -216,6 +222,26 @@ def forward_conv(layer: WeightedLayer) -> WeightedLayer:
     return dataclasses.replace(layer, kind="conv2d", in_shape=layer.out_shape, out_shape=layer.in_shape, has_bias=False)
 
 
+def adaptive_windows(in_hw: Sequence[int], out_hw: Sequence[int]) -> np.ndarray:
+    """The (output pixels, input pixels) weights of an adaptive average pooling of one channel:
+    1/|window| from each input pixel of an output pixel's window, PyTorch's windows (rows
+    floor(i H / h) to ceil((i + 1) H / h), columns likewise), 0 elsewhere.
+
+    Example (a row of 3 pixels pooled into 2: windows {0, 1} and {1, 2}):
+        >>> adaptive_windows((1, 3), (1, 2)).tolist()
+        [[0.5, 0.5, 0.0], [0.0, 0.5, 0.5]]
+    """
+    axes = []
+    for n_in, n_out in zip(in_hw, out_hw, strict=True):
+        position = np.arange(n_in)
+        start = (np.arange(n_out) * n_in) // n_out
+        stop = -((-(np.arange(n_out) + 1) * n_in) // n_out)  # ceil
+        inside = (position >= start[:, None]) & (position < stop[:, None])
+        axes.append(inside / inside.sum(axis=1, keepdims=True))
+    rows, cols = axes
+    return np.einsum("yp,xq->yxpq", rows, cols).reshape(rows.shape[0] * cols.shape[0], -1)
+
+
 def require_finite(path: str, values: np.ndarray) -> None:
     """Raise `MetricError` naming the layer ``path`` if ``values`` holds a NaN or an infinity.
 
@@ -244,6 +270,8 @@ def weight_shape(layer: WeightedLayer) -> tuple[int, ...]:
         return (layer.out_shape[0], layer.in_shape[0])
     if layer.kind == IDENTITY:
         return (math.prod(layer.out_shape),)
+    if layer.kind == ADAPTIVE_POOL:
+        return (math.prod(layer.out_shape[1:]), math.prod(layer.in_shape[1:]))
     if layer.kind in TRANSPOSED_KINDS:
         return (layer.in_shape[0], layer.out_shape[0] // layer.groups, *layer.kernel_size)
     return (layer.out_shape[0], layer.in_shape[0] // layer.groups, *layer.kernel_size)

@@ -14,10 +14,12 @@ import torch
 from torch import nn
 
 from cntgraph.core.network import (
+    ADAPTIVE_POOL,
     IDENTITY,
     Snapshot,
     Topology,
     WeightedLayer,
+    adaptive_windows,
     weight_shape,
 )
 from cntgraph.errors import TopologyError
@@ -49,6 +51,8 @@ def _layer_parameters(model: nn.Module, layer: WeightedLayer) -> tuple[np.ndarra
         return _read_only(np.full(weight_shape(layer), 1.0 / math.prod(layer.kernel_size))), None
     if layer.kind == IDENTITY:
         return _read_only(np.ones(weight_shape(layer))), None
+    if layer.kind == ADAPTIVE_POOL:
+        return _read_only(adaptive_windows(layer.in_shape[1:], layer.out_shape[1:])), None
     module = _layer_module(model, layer)
     weight = to_float64(module.weight).reshape(weight_shape(layer))
     bias = None if module.bias is None else to_float64(module.bias)

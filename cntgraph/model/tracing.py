@@ -557,11 +557,8 @@ def _pool_layer(
     kind = "maxpool2d" if isinstance(module, (nn.MaxPool2d, nn.AdaptiveMaxPool2d)) else "avgpool2d"
     if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
         (_, height, width), (_, out_height, out_width) = in_shape, out_shape
-        if height % out_height or width % out_width:
-            raise TopologyError(
-                f"module {_name(path)} ({type(module).__name__}) pools {height}x{width} into {out_height}x{out_width}: "
-                "windows of unequal sizes, which cntgraph reads only when the input size is a multiple of the output size"
-            )
+        if height % out_height or width % out_width:  # windows of unequal sizes: a windows matrix
+            return WeightedLayer(index, path, "adaptivepool2d", in_shape, out_shape, (), (), (), 1, False, ())
         kernel = (height // out_height, width // out_width)
         stride, padding, dilation = kernel, (0, 0), (1, 1)
     else:

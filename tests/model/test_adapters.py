@@ -66,6 +66,9 @@ CASES = [
     (nn.AvgPool2d(3, stride=2, padding=1), (2, 7, 5)),
     (nn.AdaptiveAvgPool2d((2, 3)), (2, 4, 6)),
     (nn.AdaptiveAvgPool2d(1), (3, 5, 5)),
+    (nn.AdaptiveAvgPool2d((7, 7)), (2, 1, 1)),  # vgg's on a 32x32 input: each output copies the one input
+    (nn.AdaptiveAvgPool2d((2, 3)), (2, 5, 7)),  # overlapping windows of unequal sizes
+    (nn.AdaptiveAvgPool2d((4, 3)), (1, 3, 8)),
 ]
 
 
@@ -99,6 +102,8 @@ def test_max_pooling_links_are_those_of_the_average_pool() -> None:
     shape = (2, 6, 5)
     np.testing.assert_array_equal(link_matrix(nn.MaxPool2d(2, stride=1, padding=1), shape),
                                   link_matrix(nn.AvgPool2d(2, stride=1, padding=1), shape))  # fmt: skip
+    np.testing.assert_array_equal(link_matrix(nn.AdaptiveMaxPool2d((4, 3)), shape),
+                                  link_matrix(nn.AdaptiveAvgPool2d((4, 3)), shape))  # fmt: skip
     pooled = node_strength(nn.MaxPool2d(3, stride=3), shape)
     np.testing.assert_allclose(pooled.query("layer == 1")["s_in"], 1.0)  # unit gain: s_in = 1 (no bias)
 
@@ -151,7 +156,6 @@ def test_a_small_vgg_reads_as_one_chain_with_batchnorm_folded() -> None:
         (nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2, track_running_stats=False)), "track_running_stats=False"),
         (nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2, ceil_mode=True)), "ceil_mode=True"),
         (nn.Sequential(nn.Conv2d(1, 2, 3), nn.AvgPool2d(2, padding=1, count_include_pad=False)), "count_include_pad"),
-        (nn.Sequential(nn.Conv2d(1, 2, 3), nn.AdaptiveAvgPool2d(3)), r"pools 4x4 into 3x3"),
     ],
 )
 def test_what_cannot_be_read_is_named(model: nn.Module, message: str) -> None:
