@@ -73,8 +73,9 @@ def histories(graph: Graph, calls: int, jvm_pid: int | None) -> list[str]:
     link = latencies(lambda i: _one_history(graph.link_history("bench-history", *picks[i])), calls)
     neuron = latencies(lambda i: _one_history(graph.neuron_history("bench-history", *picks[i][1])), calls)
     use = cpu.stop()
-    (_, src_unit), (dst_layer, dst_unit) = picks[0]
-    link_hits = db_hits(graph, "query/link_history", run="bench-history", dst_layer=dst_layer, src_unit=src_unit, dst_unit=dst_unit)
+    (src_layer, src_unit), (dst_layer, dst_unit) = picks[0]
+    link_hits = db_hits(graph, "query/link_history", run="bench-history", src_layer=src_layer, dst_layer=dst_layer,
+                        src_unit=src_unit, dst_unit=dst_unit)  # fmt: skip
     neuron_hits = db_hits(graph, "query/neuron_history", run="bench-history", layer=dst_layer, unit=dst_unit)
     return [
         f"Recorded {HISTORY_EPOCHS} epochs of a 64-64-32-10 MLP in full ({links:,} links an epoch) in {seconds:.1f} s.",

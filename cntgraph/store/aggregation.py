@@ -31,7 +31,11 @@ def aggregate(runner: Neo4jRunner, run: str, epochs: Iterable[int]) -> pd.DataFr
     ``|db_s - s|`` over the layer's stored neurons, relative to their max ``|s|``). Exact on a
     Full run; on a sampled run each sum over a neighbouring layer's stored units is scaled by that
     layer's ``size / sampled``: unbiased for Uniform samples (over the draw of the sample), not for
-    TopStrength. ``Graph.aggregate`` checks the epochs first.
+    TopStrength. The links follow the run's graph of node layers: a unit's ``db_s_in`` sums its
+    links from every node layer that feeds its own (each scaled by its source layer), its
+    ``db_s_out`` its links into every node layer it feeds (each scaled by that layer); input units
+    have ``s_in = 1`` and the units of sink layers (outputs) ``s_out = 1``. ``Graph.aggregate``
+    checks the epochs first.
 
     Example:
         aggregate(graph.runner, "mlp-1", [19])

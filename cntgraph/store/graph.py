@@ -110,7 +110,9 @@ class Graph:
         return props[["epoch", *sorted(column for column in props if column != "epoch")]]
 
     def layers(self, run: str) -> pd.DataFrame:
-        """The node layers of ``run``: ``layer``, ``name``, ``kind``, ``shape``, ``size``, ``sampled``.
+        """The node layers of ``run``: ``layer``, ``name``, ``kind``, ``shape``, ``size``, ``sampled``,
+        ``inputs`` (the node layers whose links go into it: ``[]`` for the input, ``[layer - 1]`` in a
+        chain, several where a residual addition or a concatenation joins layers).
 
         Example:
             graph.layers("mlp-1")["sampled"].tolist()
@@ -122,19 +124,18 @@ class Graph:
     def link_history(self, run: str, src: Neuron, dst: Neuron) -> pd.DataFrame:
         """The weight of the stored link ``src -> dst`` at every complete epoch: ``epoch``, ``w``.
 
-        One seek of the destination's NeuronStates on (rid, layer, unit, epoch); the weight is
-        the source's entry of their ``w_in`` arrays.
+        A link joins a unit of any node layer that feeds ``dst``'s (in a chain, the one before
+        it; with residual additions and concatenations, several). One seek of the destination's
+        NeuronStates on (rid, layer, unit, epoch); the weight is the source's entry of their
+        ``w_in`` arrays.
 
         Example:
             graph.link_history("mlp-1", src=(0, 3), dst=(1, 5))
         """
         (src_layer, src_unit), (dst_layer, dst_unit) = src, dst
-        if dst_layer != src_layer + 1:
-            raise QueryError(
-                f"links join consecutive node layers: src {src} is in layer {src_layer}, so dst must be in "
-                f"layer {src_layer + 1}, not {dst_layer}"
-            )
-        frame = self.query("query/link_history", run=run, dst_layer=dst_layer, src_unit=src_unit, dst_unit=dst_unit)
+        frame = self.query(
+            "query/link_history", run=run, src_layer=src_layer, src_unit=src_unit, dst_layer=dst_layer, dst_unit=dst_unit
+        )
         return self._found(frame, run, f"stored link {src} -> {dst} (links are stored between sampled neurons only)")
 
     def neuron_history(self, run: str, layer: int, unit: int) -> pd.DataFrame:
@@ -178,28 +179,49 @@ class Graph:
         return self._found(frame, run, "stored links", epochs=(epoch,))
 
     def strongest_path(self, run: str, epoch: int, unit: int) -> pd.DataFrame:
-        """The path of stored links from input ``unit`` to the last layer maximising the product of ``|w|``.
+        """The path of stored links from input ``unit`` to an output neuron maximising the product of ``|w|``.
 
-        One neuron per node layer; a dynamic programme run in Cypher one layer at a time
-        (``query/path_step``): the best product to every reached neuron of the next layer. The
-        product of ``|w|`` is the path's share of the network's linear response; ties go to the
-        lowest unit. Rows ``layer``, ``unit``, ``w`` (of the link into the neuron; NaN at the
-        input) and ``score`` (product of ``|w|`` so far).
+        The outputs are the units of the sink node layers (those whose units feed no other: in a
+        chain, the last layer). A dynamic programme run in Cypher one node layer at a time, in
+        index order (every link comes from a node layer of smaller index; ``query/path_step``):
+        the best product to every reached neuron of that layer over its stored links from every
+        node layer that feeds it. In a chain the path holds one neuron per node layer; a skip
+        link (weight 1) passes node layers by. The product of ``|w|`` is the path's share of the
+        network's linear response; ties go to the lowest layer, then unit. Rows ``layer``,
+        ``unit``, ``w`` (of the link into the neuron; NaN at the input) and ``score`` (product of
+        ``|w|`` so far).
 
         Example:
             graph.strongest_path("mlp-1", epoch=19, unit=3)["unit"].tolist()
             [3, 17, 4]
         """
-        sizes = [int(size) for size in self.layers(run).sort_values("layer")["size"]]
-        frontier = {int(unit): 1.0}
-        steps = []
-        for layer, size in enumerate(sizes[:-1]):
-            scores = [frontier.get(u) for u in range(size)] if all(0 <= u < size for u in frontier) else []
-            step = self.query("query/path_step", run=run, epoch=epoch, layer=layer, scores=scores)
-            what = f"stored path from input unit {unit} at epoch {epoch}: none continues from node layer {layer}"
-            steps.append(self._found(step, run, what, epochs=(epoch,)))
-            frontier = {int(u): float(s) for u, s in zip(step["unit"], step["score"], strict=True)}
-        return _backtrack(int(unit), steps)
+        layers = self.layers(run).sort_values("layer")
+        self.complete_epochs(run, [epoch])
+        sizes = [int(size) for size in layers["size"]]
+        inputs = [[int(source) for source in sources] for sources in layers["inputs"]]
+        sinks = set(range(len(sizes))) - {source for sources in inputs for source in sources}
+        unit = int(unit)
+        reached: list[dict[int, float]] = [{unit: 1.0} if 0 <= unit < sizes[0] else {}] + [{} for _ in sizes[1:]]
+        steps: dict[int, pd.DataFrame] = {}
+        for layer in range(1, len(sizes)):
+            if not any(reached[source] for source in inputs[layer]):
+                continue
+            scores = [
+                [reached[source].get(u) for u in range(sizes[source])] if source in inputs[layer] and reached[source] else None
+                for source in range(layer)
+            ]
+            step = self.query("query/path_step", run=run, epoch=epoch, dst_layer=layer, scores=scores)
+            if not step.empty:
+                steps[layer] = step.set_index("unit")
+                reached[layer] = {int(u): float(score) for u, score in zip(step["unit"], step["score"], strict=True)}
+        ends = [(-score, layer, u) for layer in sorted(sinks) if layer > 0 for u, score in reached[layer].items()]
+        if not ends:
+            raise QueryError(
+                f"run {run!r} has no stored path from input unit {unit} at epoch {epoch} to an output node layer "
+                f"({', '.join(map(str, sorted(sinks)))}); links are stored between sampled neurons only"
+            )
+        _, layer, end = min(ends)
+        return _backtrack((layer, end), unit, steps)
 
     # -- whole epochs ----------------------------------------------------------------------
     def to_networkx(self, run: str, epoch: int) -> nx.DiGraph:
@@ -311,14 +333,15 @@ class Graph:
 
 
 
-def _backtrack(start: int, steps: list[pd.DataFrame]) -> pd.DataFrame:
-    """The best path found by the steps of :meth:`Queries.strongest_path`, input first."""
-    unit = int(steps[-1].sort_values(["score", "unit"], ascending=[False, True])["unit"].iloc[0])
+def _backtrack(end: Neuron, start: int, steps: Mapping[int, pd.DataFrame]) -> pd.DataFrame:
+    """The best path to neuron ``end`` found by the steps of :meth:`Graph.strongest_path` (each
+    indexed by unit, with ``score``, ``via_layer``, ``via_unit``, ``w``), input first."""
+    layer, unit = end
     rows = []
-    for layer in range(len(steps), 0, -1):
-        best = steps[layer - 1].set_index("unit").loc[unit]
+    while layer > 0:
+        best = steps[layer].loc[unit]
         rows.append({"layer": layer, "unit": unit, "w": float(best["w"]), "score": float(best["score"])})
-        unit = int(best["via"])
+        layer, unit = int(best["via_layer"]), int(best["via_unit"])
     rows.append({"layer": 0, "unit": start, "w": np.nan, "score": 1.0})
     return pd.DataFrame(rows[::-1])
 

@@ -2,31 +2,41 @@
 // NeuronState.w_in arrays) and biases:
 // node strength of every stored neuron, written as NeuronState.db_s_in, db_s_out and db_s, and
 // the fluctuation of every node layer (population std of db_s over its stored neurons), written
-// as LayerState.db_fluctuation. A sum over the stored units of a neighbouring layer is scaled by
-// that layer's size / sampled (exact for Full runs; unbiased for Uniform samples, not for
-// TopStrength); input units get s_in = 1, last-layer units s_out = 1. Returns, per layer, the
-// estimate beside the exact fluctuation and the relative errors: fluctuation_error (signed) and
-// s_error = max |db_s - s| / max |s| over the layer's stored neurons.
+// as LayerState.db_fluctuation. The links follow the run's graph of node layers: w_in[i] comes
+// from unit in_units[i] of node layer in_layers[i] (layer - 1 in runs stored before in_layers
+// existed), so a unit may get links from, and send links to, several node layers. A sum over the
+// stored units of a neighbouring layer is scaled by that layer's size / sampled: db_s_in sums,
+// per source layer, scale[source] * its links' weights, plus the bias; db_s_out sums, per
+// destination layer, scale[destination] * its links' weights (exact for Full runs; unbiased for
+// Uniform samples, not for TopStrength). Input units get s_in = 1; units of a sink layer (one no
+// Layer lists in `inputs`, which old runs lack: [index - 1]) get s_out = 1. Returns, per layer,
+// the estimate beside the exact fluctuation and the relative errors: fluctuation_error (signed)
+// and s_error = max |db_s - s| / max |s| over the layer's stored neurons.
 // Parameters: $run - run name; $epoch - a complete epoch.
 // Example: graph.aggregate("mlp-1", epochs=[3]), or: graph.runner.run("aggregate/epoch", run="mlp-1", epoch=3)
 MATCH (run:Run {name: $run})-[:HAS_EPOCH]->(:Epoch {epoch: $epoch, complete: true})
 MATCH (run)-[:HAS_LAYER]->(each:Layer)
 WITH run.rid AS rid, each
 ORDER BY each.index
-WITH rid, collect(toFloat(each.size) / each.sampled) AS scale, collect(each) AS layers
-CALL (rid) {
-  CALL (rid) {
-    MATCH (s:NeuronState)
+WITH rid, collect(toFloat(each.size) / each.sampled) AS scale, collect(each) AS layers,
+     reduce(fed = [], l IN collect(coalesce(each.inputs, CASE WHEN each.index > 0 THEN [each.index - 1] ELSE [] END)) | fed + l) AS fed
+CALL (rid, scale) {
+  CALL (rid, scale) {
+    MATCH (b:Neuron)-[:HAS_STATE]->(s:NeuronState)
     USING INDEX SEEK s:NeuronState(rid, epoch)
     WHERE s.rid = rid AND s.epoch = $epoch AND s.w_in IS NOT NULL
-    RETURN s.layer AS layer, s.unit AS unit, reduce(total = 0.0, w IN s.w_in | total + w) AS into, 0.0 AS out_of
+    WITH s, coalesce(b.in_layers, [w IN s.w_in | s.layer - 1]) AS from
+    WITH s, from, reduce(seen = [], l IN from | CASE WHEN l IN seen THEN seen ELSE seen + l END) AS sources
+    RETURN s.layer AS layer, s.unit AS unit, 0.0 AS out_of,
+           reduce(total = 0.0, l IN sources | total + scale[l] * reduce(part = 0.0, i IN range(0, size(from) - 1) |
+             CASE WHEN from[i] = l THEN part + s.w_in[i] ELSE part END)) AS into
     UNION ALL
     MATCH (b:Neuron)-[:HAS_STATE]->(s:NeuronState)
     USING INDEX SEEK s:NeuronState(rid, epoch)
     WHERE s.rid = rid AND s.epoch = $epoch AND s.w_in IS NOT NULL
     UNWIND range(0, size(s.w_in) - 1) AS i
-    WITH s.layer - 1 AS layer, b.in_units[i] AS unit, sum(s.w_in[i]) AS total
-    RETURN layer, unit, 0.0 AS into, total AS out_of
+    WITH coalesce(b.in_layers[i], s.layer - 1) AS layer, b.in_units[i] AS unit, s.layer AS into_layer, sum(s.w_in[i]) AS total
+    RETURN layer, unit, 0.0 AS into, scale[into_layer] * total AS out_of
     UNION ALL
     MATCH (s:NeuronState)
     USING INDEX SEEK s:NeuronState(rid, epoch)
@@ -38,8 +48,8 @@ CALL (rid) {
 MATCH (s:NeuronState)
 USING INDEX SEEK s:NeuronState(rid, layer, unit, epoch)
 WHERE s.rid = rid AND s.layer = layer AND s.unit = unit AND s.epoch = $epoch
-SET s.db_s_in = CASE WHEN layer = 0 THEN 1.0 ELSE scale[layer - 1] * into + coalesce(s.bias, 0.0) END,
-    s.db_s_out = CASE WHEN layer = size(scale) - 1 THEN 1.0 ELSE scale[layer + 1] * out_of END
+SET s.db_s_in = CASE WHEN layer = 0 THEN 1.0 ELSE into + coalesce(s.bias, 0.0) END,
+    s.db_s_out = CASE WHEN layer IN fed THEN out_of ELSE 1.0 END
 SET s.db_s = s.db_s_in + s.db_s_out
 WITH rid, layers[layer] AS node_layer, count(s) AS neurons, stDevP(s.db_s) AS fluctuation,
      max(abs(s.db_s - s.s)) AS s_diff, max(abs(s.s)) AS s_norm

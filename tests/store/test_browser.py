@@ -53,8 +53,8 @@ AWKWARD = st.text(
 )
 
 LABELS = {
-    "Run": {"name", "rid"}, "Layer": {"rid", "index", "name", "size", "sampled"},
-    "Neuron": {"rid", "layer", "unit", "run", "in_units"}, "Epoch": {"rid", "epoch", "run", "complete"},
+    "Run": {"name", "rid"}, "Layer": {"rid", "index", "name", "kind", "size", "sampled", "inputs"},
+    "Neuron": {"rid", "layer", "unit", "run", "in_layers", "in_units"}, "Epoch": {"rid", "epoch", "run", "complete"},
     "NeuronState": {"rid", "layer", "unit", "epoch", "s_in", "s_out", "s", "bias", "w_in"},
     "LayerState": {"rid", "layer", "epoch", "fluctuation"},
 }

@@ -144,12 +144,12 @@ def test_fluctuation(graph: Graph, hand: str) -> None:
 @pytest.mark.parametrize(
     ("name", "params", "operator", "index"),
     [
-        ("query/link_history", {"dst_layer": 1, "src_unit": 0, "dst_unit": 0}, "NodeUniqueIndexSeek", "NeuronState(rid, layer, unit, epoch)"),
+        ("query/link_history", {"src_layer": 0, "src_unit": 0, "dst_layer": 1, "dst_unit": 0}, "NodeUniqueIndexSeek", "NeuronState(rid, layer, unit, epoch)"),
         ("query/neuron_history", {"layer": 1, "unit": 0}, "NodeUniqueIndexSeek", "NeuronState(rid, layer, unit, epoch)"),
         ("query/strongest_links", {"epoch": 0, "k": 1}, "NodeIndexSeek", "NeuronState(rid, epoch)"),
         ("query/epoch_links", {"epoch": 0}, "NodeIndexSeek", "NeuronState(rid, epoch)"),
         ("read/epoch_weights", {"epoch": 0}, "NodeIndexSeek", "NeuronState(rid, epoch)"),
-        ("query/path_step", {"epoch": 0, "layer": 0, "scores": [1.0]}, "NodeIndexSeek", "NeuronState(rid, epoch)"),
+        ("query/path_step", {"epoch": 0, "dst_layer": 1, "scores": [[1.0]]}, "NodeIndexSeek", "NeuronState(rid, epoch)"),
         ("query/top_movers", {"layer": 1, "k": 1, "start": 0, "end": 1}, "NodeIndexSeek", "NeuronState(rid, epoch)"),
         ("aggregate/epoch", {"epoch": 0}, "NodeIndexSeek", "NeuronState(rid, epoch)"),
     ],
@@ -264,8 +264,8 @@ def test_what_is_not_stored_is_named(graph: Graph, hand: str) -> None:
         graph.neuron_history(hand, layer=1, unit=7)
     with pytest.raises(QueryError, match=r"has no stored link \(0, 0\) -> \(1, 9\)"):
         graph.link_history(hand, (0, 0), (1, 9))
-    with pytest.raises(QueryError, match="dst must be in layer 1, not 2"):
-        graph.link_history(hand, (0, 0), (2, 0))
+    with pytest.raises(QueryError, match=r"has no stored link \(0, 0\) -> \(2, 0\)"):
+        graph.link_history(hand, (0, 0), (2, 0))  # node layer 0 does not feed node layer 2
     with pytest.raises(QueryError, match="no complete epoch 5; its complete epochs are 0..2"):
         graph.top_movers(hand, layer=1, k=1, start=0, end=5)
     with pytest.raises(QueryError, match="k must be a whole number >= 1, got 0"):
