@@ -6,7 +6,9 @@
     code's six nested Python loops, made exact at the borders (timed once: it takes a while);
 (b) strengths of three 4096x4096 float64 Linear layers: ours vs bare numpy W.sum(1), W.sum(0);
 (c) how the time grows with MLP width and with conv input size;
-(d) layer_links for about 1e6 links between sampled units.
+(d) layer_links for about 1e6 links between sampled units;
+(e) node_strength of torchvision resnet18 / mobilenet_v2 at 3x224x224 beside one batch-1 forward
+    pass of the same model (eval, no_grad), interleaved, with its parts: trace, snapshot, strengths.
 """
 
 from __future__ import annotations
@@ -170,12 +172,61 @@ def bench_links(repeat: int) -> list[str]:
     return rows
 
 
+def bench_torchvision(repeat: int) -> list[str]:
+    from torchvision.models import mobilenet_v2, resnet18
+
+    shape = (3, 224, 224)
+    rows = [
+        "| model | forward, batch 1 | node_strength | ratio | trace | snapshot | strengths |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for build in (resnet18, mobilenet_v2):
+        model = build().eval()
+        x = torch.randn(1, *shape)
+        topology = trace(model, shape)
+        snapshot = take_snapshot(model, topology)
+
+        def forward(model: nn.Module = model, x: torch.Tensor = x) -> None:
+            with torch.no_grad():
+                model(x)
+
+        parts = {
+            "forward": forward,
+            "node_strength": lambda model=model: node_strength(model, shape),
+            "trace": lambda model=model: trace(model, shape),
+            "snapshot": lambda model=model, topology=topology: take_snapshot(model, topology),
+            "strengths": lambda snapshot=snapshot: layer_strengths(snapshot),
+        }
+        times: dict[str, list[float]] = {name: [] for name in parts}
+        for run in parts.values():
+            run()  # warm up
+        for _ in range(repeat):  # interleaved, so that the machine's load falls on all alike
+            for name, run in parts.items():
+                start = time.perf_counter()
+                run()
+                times[name].append(time.perf_counter() - start)
+        ratios = [s / f for s, f in zip(times["node_strength"], times["forward"], strict=True)]
+
+        def cell(name: str) -> str:
+            values = times[name]
+            return f"{statistics.median(values) * 1e3:.0f} ms ({min(values) * 1e3:.0f}-{max(values) * 1e3:.0f})"
+
+        rows.append(
+            f"| {build.__name__} | {cell('forward')} | {cell('node_strength')} | **{statistics.median(ratios):.1f}x** "
+            f"({min(ratios):.1f}-{max(ratios):.1f}) | {cell('trace')} | {cell('snapshot')} | {cell('strengths')} |"
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20, help="runs per median (default 20)")
-    repeat = parser.parse_args().repeat
+    parser.add_argument("--only", choices=["torchvision"], help="run one section only")
+    args = parser.parse_args()
+    repeat = args.repeat
     print(f"Machine: {machine()}\n")
-    for section in (bench_conv_vs_loops, bench_dense_vs_numpy, bench_growth, bench_links):
+    sections = [bench_torchvision] if args.only else [bench_conv_vs_loops, bench_dense_vs_numpy, bench_growth, bench_links, bench_torchvision]
+    for section in sections:
         print("\n".join(section(repeat)) + "\n", flush=True)
 
 
