@@ -42,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "layer_fluctuation": "cntgraph.model.metrics",
     "link_weights": "cntgraph.model.metrics",
     "register_wiring": "cntgraph.model.tracing",
+    "register_links": "cntgraph.model.tracing",
     "Full": "cntgraph.core.sampling",
     "Uniform": "cntgraph.core.sampling",
     "TopStrength": "cntgraph.core.sampling",

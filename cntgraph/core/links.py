@@ -18,6 +18,7 @@ import numpy.typing as npt
 from cntgraph.core.network import (  # noqa: F401 - NodeLayer, Topology: the example
     ADAPTIVE_POOL,
     IDENTITY,
+    NORM_KINDS,
     TRANSPOSED_KINDS,
     NodeLayer,
     Snapshot,
@@ -67,9 +68,10 @@ def layer_links(
     dst = _units(dst_units, math.prod(layer.out_shape), "dst_units")
     if layer.kind == "linear":
         return np.tile(src, dst.size), np.repeat(dst, src.size), weight[np.ix_(dst, src)].ravel()
-    if layer.kind == IDENTITY:
+    if layer.kind == IDENTITY or layer.kind in NORM_KINDS:  # unit i -> unit i
         both = np.intersect1d(src, dst)
-        return both, both.copy(), weight[both]
+        per_unit = np.repeat(weight, math.prod(layer.out_shape) // weight.size)
+        return both, both.copy(), per_unit[both]
     if layer.kind == ADAPTIVE_POOL:
         return _adaptive_pool_links(layer, weight, src, dst)
     if layer.kind in TRANSPOSED_KINDS:  # the forward convolution's links, reversed

@@ -20,6 +20,7 @@ from cntgraph.checks import whole_number
 from cntgraph.core.network import (  # noqa: F401 - dense_snapshot: the examples
     ADAPTIVE_POOL,
     IDENTITY,
+    NORM_KINDS,
     TRANSPOSED_KINDS,
     Snapshot,
     WeightedLayer,
@@ -256,6 +257,10 @@ def _link_strengths(layer: WeightedLayer, weight: np.ndarray, bias: np.ndarray |
     (concatenated) input units."""
     if layer.kind == IDENTITY:
         return Strengths(weight.copy(), weight.copy())
+    if layer.kind in NORM_KINDS:  # one link per unit, its channel's (or its own) weight
+        pixels = math.prod(layer.out_shape) // weight.size
+        s_out = np.repeat(weight, pixels)
+        return Strengths(s_out if bias is None else s_out + np.repeat(bias, pixels), s_out.copy())
     if layer.kind == ADAPTIVE_POOL:  # the same windows in every channel
         channels = layer.in_shape[0]
         return Strengths(np.tile(weight.sum(axis=1), channels), np.tile(weight.sum(axis=0), channels))

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from cntgraph.errors import MetricError
 
-__all__ = ["KERNEL_KINDS", "TRANSPOSED_KINDS", "IDENTITY", "ADAPTIVE_POOL", "adaptive_windows", "forward_conv", "NodeLayer", "WeightedLayer", "Topology", "Snapshot", "dense_snapshot", "require_finite", "weight_shape"]
+__all__ = ["KERNEL_KINDS", "TRANSPOSED_KINDS", "IDENTITY", "ADAPTIVE_POOL", "NORM_KINDS", "adaptive_windows", "forward_conv", "NodeLayer", "WeightedLayer", "Topology", "Snapshot", "dense_snapshot", "require_finite", "weight_shape"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,10 @@ IDENTITY = "identity"
 #: adaptive pooling whose windows differ in size (the input size is not a multiple of the output size):
 #: its weight is one (output pixels, input pixels) matrix shared by every channel
 ADAPTIVE_POOL = "adaptivepool2d"
+#: normalisations read as one link per unit, unit i -> unit i, with the weight of the affine map they
+#: apply: a BatchNorm not folded (per channel: gamma / sqrt(running_var + eps), bias beta -
+#: running_mean * that), a GroupNorm's affine part (per channel) and a LayerNorm's (per unit)
+NORM_KINDS = frozenset({"batchnorm", "groupnorm", "layernorm"})
 #: the transposed convolutions: their links are those of the convolution from their outputs to their
 #: inputs (same kernel, stride, padding, dilation, groups), reversed
 TRANSPOSED_KINDS = frozenset({"convtranspose1d", "convtranspose2d"})
@@ -71,13 +75,16 @@ class WeightedLayer:
     with weight 1 (its weight holds these ones); an addition ``a + b`` is one such set per operand.
     ``"adaptivepool2d"`` (:data:`ADAPTIVE_POOL`) is an adaptive pooling with windows of unequal sizes:
     its weight is :func:`adaptive_windows`, the same in every channel; its kernel settings are empty.
+    ``"batchnorm"``, ``"groupnorm"`` and ``"layernorm"`` (:data:`NORM_KINDS`) link unit i to unit i
+    with the weight of its channel (the first axis of ``out_shape``; per unit for ``"layernorm"``);
+    their weight and bias have one entry per channel (per unit).
     """
 
     index: int
     path: str
     kind: Literal[
         "linear", "conv1d", "conv2d", "avgpool2d", "maxpool2d", "convtranspose1d", "convtranspose2d", "identity",
-        "adaptivepool2d",
+        "adaptivepool2d", "batchnorm", "groupnorm", "layernorm",
     ]
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
@@ -170,7 +177,7 @@ class Snapshot:
             if layer.has_bias != (bias is not None):
                 raise MetricError(f"layer {layer.path!r}: has_bias is {layer.has_bias} but bias is {bias!r}")
             if bias is not None:
-                _check_array(layer, "bias", bias, (layer.out_shape[0],))
+                _check_array(layer, "bias", bias, weight_shape(layer) if layer.kind in NORM_KINDS else (layer.out_shape[0],))
 
 
 def dense_snapshot(weights: Sequence[npt.ArrayLike], biases: Sequence[npt.ArrayLike | None] | None = None) -> Snapshot:
@@ -272,6 +279,8 @@ def weight_shape(layer: WeightedLayer) -> tuple[int, ...]:
         return (math.prod(layer.out_shape),)
     if layer.kind == ADAPTIVE_POOL:
         return (math.prod(layer.out_shape[1:]), math.prod(layer.in_shape[1:]))
+    if layer.kind in NORM_KINDS:
+        return (math.prod(layer.out_shape) if layer.kind == "layernorm" else layer.out_shape[0],)
     if layer.kind in TRANSPOSED_KINDS:
         return (layer.in_shape[0], layer.out_shape[0] // layer.groups, *layer.kernel_size)
     return (layer.out_shape[0], layer.in_shape[0] // layer.groups, *layer.kernel_size)

@@ -16,6 +16,7 @@ from torch import nn
 from cntgraph.core.network import (
     ADAPTIVE_POOL,
     IDENTITY,
+    NORM_KINDS,
     Snapshot,
     Topology,
     WeightedLayer,
@@ -23,8 +24,9 @@ from cntgraph.core.network import (
     weight_shape,
 )
 from cntgraph.errors import TopologyError
+from cntgraph.model.tracing import registered_links
 
-__all__ = ["take_snapshot", "to_float64"]
+__all__ = ["batchnorm_affine", "take_snapshot", "to_float64"]
 
 
 def take_snapshot(model: nn.Module, topology: Topology) -> Snapshot:
@@ -53,20 +55,51 @@ def _layer_parameters(model: nn.Module, layer: WeightedLayer) -> tuple[np.ndarra
         return _read_only(np.ones(weight_shape(layer))), None
     if layer.kind == ADAPTIVE_POOL:
         return _read_only(adaptive_windows(layer.in_shape[1:], layer.out_shape[1:])), None
+    if (links := registered_links(_module(model, layer.path))) is not None:
+        weight, bias = links
+        return to_float64(weight).reshape(weight_shape(layer)), None if bias is None else to_float64(bias)
     module = _layer_module(model, layer)
+    if layer.kind == "batchnorm":
+        return batchnorm_affine(layer.path, module)
+    if layer.kind in NORM_KINDS:  # the affine part of a GroupNorm (per channel) or a LayerNorm (per unit)
+        return _affine_part(layer, module)
     weight = to_float64(module.weight).reshape(weight_shape(layer))
     bias = None if module.bias is None else to_float64(module.bias)
     if layer.folded is None:
         return weight, bias
-    norm = _module(model, layer.folded)
+    scale, shift = batchnorm_affine(layer.folded, _module(model, layer.folded))
+    folded_bias = shift if bias is None else bias * scale + shift
+    return _read_only(weight * scale.reshape(-1, *([1] * (weight.ndim - 1)))), _read_only(folded_bias)
+
+
+def batchnorm_affine(path: str, norm: nn.Module) -> tuple[np.ndarray, np.ndarray]:
+    """The per-channel map of BatchNorm ``norm`` in eval mode, x -> scale x + shift:
+    scale = gamma / sqrt(running_var + eps), shift = beta - running_mean * scale (gamma 1, beta 0
+    without affine parameters).
+
+    Example:
+        >>> norm = nn.BatchNorm1d(2, eps=0.0).eval()
+        >>> _ = norm.running_var.fill_(4.0), norm.running_mean.fill_(1.0)
+        >>> [a.tolist() for a in batchnorm_affine("bn", norm)]
+        [[0.5, 0.5], [-0.5, -0.5]]
+    """
     if not isinstance(norm, (nn.BatchNorm1d, nn.BatchNorm2d)) or norm.running_var is None:
-        raise TopologyError(f"module {layer.folded!r} is not the BatchNorm with running statistics the topology folds")
+        raise TopologyError(f"module {path!r} is not the BatchNorm with running statistics the topology reads")
     scale = 1.0 / np.sqrt(to_float64(norm.running_var) + norm.eps)
     shift = -to_float64(norm.running_mean) * scale
     if norm.weight is not None:
         scale, shift = scale * to_float64(norm.weight), shift * to_float64(norm.weight) + to_float64(norm.bias)
-    folded_bias = shift if bias is None else bias * scale + shift
-    return _read_only(weight * scale.reshape(-1, *([1] * (weight.ndim - 1)))), _read_only(folded_bias)
+    return _read_only(scale), _read_only(shift)
+
+
+def _affine_part(layer: WeightedLayer, norm: nn.Module) -> tuple[np.ndarray, np.ndarray | None]:
+    """gamma and beta of a GroupNorm or LayerNorm, per channel or (LayerNorm) broadcast to every unit;
+    ones and no bias without affine parameters."""
+    gamma, beta = getattr(norm, "weight", None), getattr(norm, "bias", None)
+    shape = layer.out_shape if layer.kind == "layernorm" else (layer.out_shape[0],)
+    weight = np.ones(shape) if gamma is None else np.broadcast_to(to_float64(gamma), shape)
+    bias = None if beta is None else np.broadcast_to(to_float64(beta), shape).ravel()
+    return _read_only(weight.ravel()), None if bias is None else _read_only(bias)
 
 
 def to_float64(tensor: torch.Tensor) -> np.ndarray:
@@ -87,6 +120,9 @@ def to_float64(tensor: torch.Tensor) -> np.ndarray:
 
 
 _KINDS: dict[str, tuple[type[nn.Module], ...]] = {
+    "batchnorm": (nn.BatchNorm1d, nn.BatchNorm2d),
+    "groupnorm": (nn.GroupNorm,),
+    "layernorm": (nn.LayerNorm,),
     "linear": (nn.Linear,),
     "conv1d": (nn.Conv1d,),
     "conv2d": (nn.Conv2d,),

@@ -14,7 +14,8 @@ between them. A node layer is the input or the output of an operation that makes
 
 A ``nn.BatchNorm1d``/``nn.BatchNorm2d`` right after a Linear or Conv (whose output nothing else
 reads) is folded into its weights and bias with the running statistics (eval mode): it adds no node
-layer. ``torch.cat`` along dimension 1 (channels or features) is wiring: the layer that reads the
+layer. Anywhere else, or with ``trace(..., fold_batchnorm=False)``, it is a node layer of its own
+whose unit i gets one link from unit i of its input (kind ``"batchnorm"``). ``torch.cat`` along dimension 1 (channels or features) is wiring: the layer that reads the
 result gets links from every joined node layer. The graph is a DAG; a node layer may feed several.
 
 Wiring rules:
@@ -48,14 +49,15 @@ from torch.utils._pytree import tree_leaves
 from cntgraph.core.network import NodeLayer, Topology, WeightedLayer
 from cntgraph.errors import ConfigurationError, TopologyError
 
-__all__ = ["register_wiring", "trace", "weighted_modules"]
+__all__ = ["LinkAdapter", "register_links", "register_wiring", "trace", "weighted_modules"]
 
 _CONV = (nn.Conv1d, nn.Conv2d)
 _TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d)
 _WEIGHTED = (nn.Linear, *_CONV, *_TRANSPOSED)  # modules whose weights are links
 _POOLS = (nn.AvgPool2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)  # fixed links
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)  # folded into the weighted layer before them
-_LINKED = (*_WEIGHTED, *_POOLS)  # modules that make a node layer
+_AFFINE_NORMS = (nn.LayerNorm, nn.GroupNorm)  # their affine part: one link per unit
+_LINKED = (*_WEIGHTED, *_POOLS, *_AFFINE_NORMS)  # modules that make a node layer
 _ELEMENTWISE = (
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
     nn.Tanh, nn.Sigmoid, nn.Hardtanh, nn.Hardsigmoid, nn.Hardswish, nn.Softplus, nn.Softsign,
@@ -67,6 +69,10 @@ _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)  # containers even w
 _SUPPORTED = (*_LINKED, *_NORMS, nn.Flatten, *_ELEMENTWISE, *_OUTPUT)
 #: the user's own module types read as wiring (register_wiring)
 _REGISTERED_WIRING: set[type[nn.Module]] = set()
+#: a function of a module that gives its linear part: (weight (out units, in units), bias (out units,) or None)
+LinkAdapter = Callable[[nn.Module], tuple[Any, Any]]
+#: the user's own module types that make links, with their adapters (register_links)
+_REGISTERED_LINKS: dict[type[nn.Module], LinkAdapter] = {}
 
 _ELEMENTWISE_FUNCTIONS = frozenset(
     "relu relu_ relu6 leaky_relu leaky_relu_ elu elu_ selu selu_ celu celu_ gelu silu mish "
@@ -80,7 +86,7 @@ _SAME_SHAPE_FUNCTIONS = _ELEMENTWISE_FUNCTIONS | _OUTPUT_FUNCTIONS
 
 _SUPPORTED_TEXT = (
     "cntgraph reads nn.Linear, nn.Conv1d, nn.Conv2d (padding_mode='zeros'), nn.ConvTranspose1d/2d, "
-    "each optionally followed by a BatchNorm1d/2d (folded into it), nn.AvgPool2d/MaxPool2d and "
+    "nn.BatchNorm1d/2d (folded into the layer before it, else one-to-one links), nn.AvgPool2d/MaxPool2d and "
     "their adaptive forms, residual additions (a + b) and concatenations of channels (torch.cat on "
     "dim 1), joined by parameter-free elementwise modules, Dropout, Identity and Flatten, with "
     "Softmax/LogSoftmax only as the last step (see the README's table of module types)"
@@ -88,10 +94,12 @@ _SUPPORTED_TEXT = (
 
 
 
-def trace(model: nn.Module, input_shape: Sequence[int]) -> Topology:
-    """Read ``model`` as a layered graph by one forward pass on a zero batch of one sample.
+def trace(model: nn.Module, input_shape: Sequence[int], fold_batchnorm: bool = True) -> Topology:
+    """Read ``model`` as a graph of node layers by one forward pass on a zero batch of one sample.
 
-    ``input_shape`` is per sample, e.g. ``(1, 28, 28)`` or ``(784,)``. The model is put in eval
+    ``input_shape`` is per sample, e.g. ``(1, 28, 28)`` or ``(784,)``. A BatchNorm right after a
+    Linear or Conv is folded into it; with ``fold_batchnorm=False`` (and wherever it cannot be
+    folded, e.g. after an activation) it is a node layer of its own, linked one to one. The model is put in eval
     mode and run under ``torch.no_grad()``; every module's training flag is restored afterwards.
     Raises `TopologyError` naming the module or torch function that breaks the rules above, or
     where the forward pass failed if ``input_shape`` does not fit.
@@ -107,7 +115,7 @@ def trace(model: nn.Module, input_shape: Sequence[int]) -> Topology:
     shape = _checked_input_shape(input_shape)
     modules = _checked_modules(model)
     sample = torch.zeros((1, *shape), **_input_dtype_and_device(model))
-    probe = _GraphProbe(modules, sample)
+    probe = _GraphProbe(modules, sample, fold_batchnorm)
     with _eval_mode(model), torch.no_grad(), _hooks(probe, model, modules), probe:
         try:
             output = model(sample)
@@ -170,11 +178,55 @@ def register_wiring(*module_types: type[nn.Module]) -> None:
         _REGISTERED_WIRING.add(module_type)
 
 
+def register_links(module_type: type[nn.Module], adapter: LinkAdapter) -> None:
+    """Read modules of ``module_type`` (your own) as a layer of links given by ``adapter``.
+
+    ``adapter(module)`` returns the module's linear part over flat (C, H, W) units: ``(weight,
+    bias)``, a tensor or array of shape (output units, input units) whose entry [j, i] is the link
+    from input unit i to output unit j, and the bias per output unit (or None), so that the module
+    computes ``weight @ x + bias`` on a flattened sample (in eval mode). The module becomes a node
+    layer with these dense links, read again at every capture; its submodules are not read on their
+    own. Tracing calls the adapter once and checks the shapes.
+
+    Example (a Linear whose weights are masked):
+        >>> class MaskedLinear(nn.Linear):
+        ...     def __init__(self, n_in, n_out):
+        ...         super().__init__(n_in, n_out)
+        ...         self.register_buffer("mask", torch.ones(n_out, n_in).tril())
+        ...     def forward(self, x):
+        ...         return nn.functional.linear(x, self.weight * self.mask, self.bias)
+        >>> register_links(MaskedLinear, lambda m: (m.weight * m.mask, m.bias))
+        >>> [(layer.path, layer.kind) for layer in trace(nn.Sequential(MaskedLinear(3, 3), nn.ReLU(), nn.Linear(3, 1)), (3,)).layers]
+        [('0', 'linear'), ('2', 'linear')]
+    """
+    if not (isinstance(module_type, type) and issubclass(module_type, nn.Module)) or not callable(adapter):
+        raise ConfigurationError(
+            f"register_links takes an nn.Module subclass and a function of a module, got {module_type!r}, {adapter!r}"
+        )
+    _REGISTERED_LINKS[module_type] = adapter
+
+
+def registered_links(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+    """The (weight, bias) ``register_links`` gives for ``module``, as float tensors; None if its type has no adapter."""
+    adapter = next((_REGISTERED_LINKS[t] for t in type(module).__mro__ if t in _REGISTERED_LINKS), None)  # most specific
+    if adapter is None:
+        return None
+    weight, bias = adapter(module)
+    return torch.as_tensor(weight).detach(), None if bias is None else torch.as_tensor(bias).detach()
+
+
 def _checked_modules(model: nn.Module) -> dict[str, nn.Module]:
     """Every leaf module by dotted path, once every module is checked: one error names them all."""
     leaves: dict[str, nn.Module] = {}
     refused: list[str] = []
+    inside_registered: list[str] = []  # paths of modules with a link adapter: their submodules are theirs
     for path, module in model.named_modules():
+        if any(outer == "" or path.startswith(f"{outer}.") for outer in inside_registered):
+            continue
+        if isinstance(module, tuple(_REGISTERED_LINKS)):
+            inside_registered.append(path)
+            leaves[path] = module
+            continue
         has_children = isinstance(module, _CONTAINERS) or next(module.children(), None) is not None
         own = [name for name, p in module._parameters.items() if p is not None]
         if has_children and own:
@@ -199,9 +251,10 @@ def _checked_modules(model: nn.Module) -> dict[str, nn.Module]:
     if refused:
         raise TopologyError(
             f"{len(refused)} module(s) of {type(model).__name__} cannot be read as links: " + "; ".join(refused)
-            + f". {_SUPPORTED_TEXT}. Ways out today: a module of your own that maps each unit to itself (an "
-            "activation) can be declared wiring with cntgraph.register_wiring(ItsType); else record a "
-            "sub-module made of such a chain (for example a classifier head)."
+            + f". {_SUPPORTED_TEXT}. Ways out: a module of your own that maps each unit to itself (an "
+            "activation) can be declared wiring with cntgraph.register_wiring(ItsType); one whose output is "
+            "linear in its input can give its links with cntgraph.register_links(ItsType, adapter); else "
+            "record a sub-module that cntgraph reads (for example the backbone or a classifier head)."
         )
     return leaves
 
@@ -228,10 +281,9 @@ def _name(path: str) -> str:
 
 
 def _input_dtype_and_device(model: nn.Module) -> dict[str, Any]:
-    param = next(model.parameters(), None)
-    if param is None or not param.is_floating_point():
-        return {}
-    return {"dtype": param.dtype, "device": param.device}
+    tensors = (t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point())  # running stats too
+    first = next(tensors, None)
+    return {} if first is None else {"dtype": first.dtype, "device": first.device}
 
 
 @contextmanager
@@ -281,8 +333,9 @@ class _GraphProbe(TorchFunctionMode):
     a leaf are its own.
     """
 
-    def __init__(self, modules: dict[str, nn.Module], sample: torch.Tensor, fold_batchnorm: bool = True) -> None:
+    def __init__(self, modules: dict[str, nn.Module], sample: torch.Tensor, fold_batchnorm: bool) -> None:
         super().__init__()
+        self.fold_batchnorm = fold_batchnorm
         self.modules = modules
         self.shape = tuple(sample.shape[1:])
         self.nodes: list[NodeLayer] = [NodeLayer(0, "input", self.shape, math.prod(self.shape))]
@@ -314,7 +367,7 @@ class _GraphProbe(TorchFunctionMode):
         def hook(module: nn.Module, args: tuple[Any, ...]) -> None:
             step = _step(path, module)
             self._one_input(step, tree_leaves(args))
-            if isinstance(module, _WEIGHTED) and any(layer.path == path for layer in self.layers):
+            if isinstance(module, (*_WEIGHTED, *_NORMS)) and any(path in (layer.path, layer.folded) for layer in self.layers):
                 raise TopologyError(
                     f"{step} is called twice; shared weights are not supported: {_SUPPORTED_TEXT}"
                 )
@@ -327,11 +380,11 @@ class _GraphProbe(TorchFunctionMode):
             step = _step(path, module)
             self.running = None
             data = args[0]
-            if isinstance(module, _NORMS):
+            if isinstance(module, _NORMS) and self.fold_batchnorm and self._foldable(data):
                 self._fold(step, path, data, output)
                 return
             sources = self._read(step, data)
-            if isinstance(module, _LINKED):
+            if isinstance(module, (*_LINKED, *_NORMS, *_REGISTERED_LINKS)):  # a BatchNorm not folded: one to one
                 self._link(step, path, module, data, output, sources)
                 return
             if isinstance(module, nn.Flatten):
@@ -430,17 +483,16 @@ class _GraphProbe(TorchFunctionMode):
         self._track(step, output, (index,))
         self.unread[id(output)] = len(self.layers) - 1
 
+    def _foldable(self, data: torch.Tensor) -> bool:
+        """Whether ``data`` is the output of a Linear or Conv that nothing else has read (nor folded)."""
+        position = self.unread.get(id(data))
+        return position is not None and self.layers[position].kind in _FOLDABLE and self.layers[position].folded is None
+
     def _fold(self, step: str, path: str, data: torch.Tensor, output: Any) -> None:
         """Fold BatchNorm ``path`` into the Linear or Conv layer whose output ``data`` it normalises."""
-        position = self.unread.get(id(data))
-        layer = None if position is None else self.layers[position]
-        if layer is None or layer.kind not in _FOLDABLE or layer.folded is not None:
-            raise TopologyError(
-                f"{step} does not directly follow a Linear or Conv layer whose output nothing else reads (it "
-                f"follows {self.last_step}); cntgraph folds a BatchNorm into the weights of the layer right before it"
-            )
+        position = self.unread.pop(id(data))
+        layer = self.layers[position]
         self.layers[position] = dataclasses.replace(layer, folded=path, has_bias=True)
-        del self.unread[id(data)]
         self.tracked[id(data)] = (data, f"the output of module {layer.path!r} before {step}, which is folded into it")
         self._track(step, output, (layer.index,))
 
@@ -516,6 +568,13 @@ _FOLDABLE = frozenset({"linear", "conv1d", "conv2d"})
 def _linked_layer(index: int, path: str, module: nn.Module, data: torch.Tensor, output: torch.Tensor) -> WeightedLayer:
     """The layer of links that ``module`` makes, read off its settings and its input and output."""
     in_shape, out_shape = tuple(data.shape[1:]), tuple(output.shape[1:])
+    if (links := registered_links(module)) is not None:
+        return _registered_layer(index, path, module, in_shape, out_shape, *links)
+    if isinstance(module, _NORMS):  # torch has checked its input: (N, C), (N, C, L) or (N, C, H, W)
+        return WeightedLayer(index, path, "batchnorm", in_shape, out_shape, (), (), (), 1, True, ())
+    if isinstance(module, _AFFINE_NORMS):
+        kind = "layernorm" if isinstance(module, nn.LayerNorm) else "groupnorm"
+        return WeightedLayer(index, path, kind, in_shape, out_shape, (), (), (), 1, getattr(module, "bias", None) is not None, ())
     expected_dim = 2 if isinstance(module, nn.Linear) else 3 if isinstance(module, (nn.Conv1d, nn.ConvTranspose1d)) else 4
     if data.dim() != expected_dim:
         wanted = {2: "features", 3: "C, L", 4: "C, H, W"}[expected_dim]
@@ -525,6 +584,7 @@ def _linked_layer(index: int, path: str, module: nn.Module, data: torch.Tensor, 
         )
     if isinstance(module, nn.Linear):
         return WeightedLayer(index, path, "linear", in_shape, out_shape, (), (), (), 1, module.bias is not None, ())
+
     if isinstance(module, nn.Conv1d):  # a Conv2d of height 1: the flat (C, L) order of units is kept
         return WeightedLayer(
             index, path, "conv1d", (in_shape[0], 1, in_shape[1]), (out_shape[0], 1, out_shape[1]),
@@ -548,6 +608,21 @@ def _linked_layer(index: int, path: str, module: nn.Module, data: torch.Tensor, 
             groups=module.groups, has_bias=module.bias is not None, kernel_size=tuple(module.kernel_size),
         )  # fmt: skip
     return _pool_layer(index, path, module, in_shape, out_shape)
+
+
+def _registered_layer(
+    index: int, path: str, module: nn.Module, in_shape: tuple[int, ...], out_shape: tuple[int, ...],
+    weight: torch.Tensor, bias: torch.Tensor | None,
+) -> WeightedLayer:
+    """A module with a link adapter: dense links between its flat input and output units."""
+    n_in, n_out = math.prod(in_shape), math.prod(out_shape)
+    if tuple(weight.shape) != (n_out, n_in) or (bias is not None and tuple(bias.shape) != (n_out,)):
+        raise TopologyError(
+            f"the link adapter of {_step(path, module)} gives a weight of shape {tuple(weight.shape)} and a bias of "
+            f"shape {None if bias is None else tuple(bias.shape)}; its input has {n_in} units and its output "
+            f"{n_out}, so they must be ({n_out}, {n_in}) and ({n_out},) or None"
+        )
+    return WeightedLayer(index, path, "linear", (n_in,), (n_out,), (), (), (), 1, bias is not None, ())
 
 
 def _pool_layer(

@@ -53,7 +53,8 @@ class Recorder:
     ``"resume"`` (continue it with its sample) or ``"overwrite"`` (delete it first). Up to
     ``queue_size`` captured epochs wait for the background writer (default: as many copies of the
     weights as fit in 1 GiB, at least 2); training waits only when the queue is full. Nothing
-    touches the database before the first :meth:`capture`.
+    touches the database before the first :meth:`capture`. ``fold_batchnorm=False`` keeps every
+    BatchNorm as a node layer of its own (see :func:`cntgraph.model.tracing.trace`).
 
     Example:
         with cntgraph.Recorder(model, "mlp-1", input_shape=(784,), sample=cntgraph.Uniform(256)) as rec:
@@ -79,6 +80,7 @@ class Recorder:
         spool_dir: Path | None = None,
         retry_after: float = 5.0,
         progress: bool = True,
+        fold_batchnorm: bool = True,
     ) -> None:
         if not isinstance(run, str) or not run.strip():
             raise ConfigurationError(f"run must be a non-empty name, got {run!r}")
@@ -103,7 +105,8 @@ class Recorder:
         self._batch_size = batch_size
         self._queue_size = queue_size
         self._queue: queue.Queue[tuple[int, dict[str, Any], Snapshot] | None] = queue.Queue()  # sized at start
-        self._topology: Topology = trace(model, self.input_shape)  # an unreadable model is refused here, not later
+        # an unreadable model is refused here, not later
+        self._topology: Topology = trace(model, self.input_shape, fold_batchnorm)
         self._layout: RunLayout | None = None
         self._writer: Writer | None = None
         self._thread: threading.Thread | None = None

@@ -20,6 +20,7 @@ from torchvision.models.resnet import BasicBlock
 from cntgraph.core.links import stored_links
 from cntgraph.core.metrics import layer_fluctuation, layer_parameters
 from cntgraph.model.metrics import as_snapshot, node_strength
+from cntgraph.model.snapshot import take_snapshot
 from cntgraph.model.tracing import trace
 from tests.model.test_adapters import jacobian, randomized
 
@@ -70,9 +71,9 @@ class Expected:
         return np.array(s_in), np.array(s_out)
 
 
-def check(model: nn.Module, shape: tuple[int, ...], expected: Expected, output: str) -> None:
+def check(model: nn.Module, shape: tuple[int, ...], expected: Expected, output: str, fold_batchnorm: bool = True) -> None:
     """Node strengths and every stored link (Full sample) equal the expected graph's."""
-    snapshot = as_snapshot(model, shape)
+    snapshot = take_snapshot(model, trace(model, shape, fold_batchnorm))
     names = [node.name for node in snapshot.topology.node_layers]
     assert sorted(names) == sorted(expected.sizes)
     strengths = node_strength(snapshot)
@@ -124,6 +125,20 @@ def test_a_torchvision_basic_block_with_batchnorm_folded(stride: int) -> None:
     expected.identity("add", "conv2")
     expected.identity("add", "downsample.0")
     check(block, shape, expected, output="add")
+
+
+def test_batchnorm_kept_as_its_own_layer_and_where_it_cannot_be_folded() -> None:
+    model = randomized(nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.ReLU(), nn.BatchNorm1d(3), nn.Linear(3, 2)))
+    expected = Expected({"input": 4, "0": 3, "1": 3, "3": 3, "4": 2})
+    for name, source, step, size in [("0", "input", model[0], 4), ("1", "0", model[1], 3), ("3", "1", model[3], 3),
+                                     ("4", "3", model[4], 3)]:  # fmt: skip
+        expected.affine(name, [source], step, (size,))
+    check(model, (4,), expected, output="4", fold_batchnorm=False)
+    folded = Expected({"input": 4, "0": 3, "3": 3, "4": 2})  # the first folds; the second follows a ReLU
+    folded.affine("0", ["input"], model[:2], (4,))
+    folded.affine("3", ["0"], model[3], (3,))
+    folded.affine("4", ["3"], model[4], (3,))
+    check(model, (4,), folded, output="4")
 
 
 def test_identity_skips_into_a_sum_weigh_one_in_the_link_weights() -> None:
