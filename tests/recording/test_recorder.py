@@ -352,6 +352,22 @@ def test_torchvision_models_record_and_read_back(graph: Graph, run_name: str, bu
     np.testing.assert_array_equal(strengths["s"].to_numpy(), exact["s"].to_numpy())
 
 
+@pytest.mark.neo4j
+def test_a_batchnorm_kept_as_its_own_layer_records_one_link_per_unit(graph: Graph, run_name: str) -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.ReLU(), nn.Linear(3, 2)).eval()
+    with torch.no_grad():
+        model[1].running_var.copy_(torch.tensor([0.25, 1.0, 4.0]))
+        model[1].weight.copy_(torch.tensor([1.0, -2.0, 3.0]))
+    with Recorder(model, run_name, (4,), graph=graph, sample=Full(), progress=False, fold_batchnorm=False) as recorder:
+        recorder.capture(0)
+    assert graph.layers(run_name)["kind"].tolist() == ["input", "linear", "batchnorm", "linear"]
+    links = stored_links(graph, run_name).query("dst_layer == 2")
+    assert links[["src_layer", "src", "dst"]].values.tolist() == [[1, 0, 0], [1, 1, 1], [1, 2, 2]]
+    eps = model[1].eps
+    np.testing.assert_allclose(links["w"], [1.0 / np.sqrt(0.25 + eps), -2.0 / np.sqrt(1.0 + eps), 3.0 / np.sqrt(4.0 + eps)], rtol=1e-12)
+
+
 def test_the_default_sample_keeps_small_layers_whole_and_caps_large_ones() -> None:
     recorder = Recorder(nn.Linear(3000, 10), "never-written", (3000,))  # no Neo4j: nothing is captured
     chosen = recorder.sample.choose(0, np.zeros(3000))

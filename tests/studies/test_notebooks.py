@@ -81,7 +81,9 @@ def test_quickstart_records_queries_and_plots(graph: Graph, kernel_env: Path, tm
 
 def test_committed_notebooks_have_no_outputs() -> None:
     notebooks = sorted(NOTEBOOKS.glob("*.ipynb"))
-    assert [path.name for path in notebooks] == ["01-quickstart.ipynb", "02-explore-links.ipynb", "03-ensemble.ipynb"]
+    assert [path.name for path in notebooks] == [
+        "01-quickstart.ipynb", "02-explore-links.ipynb", "03-ensemble.ipynb", "04-resnet.ipynb"
+    ]
     for path in notebooks:
         notebook = nbformat.read(path, as_version=4)
         nbformat.validate(notebook)
@@ -119,4 +121,24 @@ def test_ensemble_analyses_a_small_population_and_records_its_extremes(graph: Gr
             assert graph.epochs(run)["epoch"].tolist() == list(range(epochs))
             fluctuation = graph.fluctuation(run)
             assert fluctuation.loc[fluctuation["epoch"] == epochs - 1, "fluctuation"].tolist() == last
+        assert_pngs(summary["figures"], kernel_env)
+
+
+@pytest.mark.neo4j
+def test_resnet_records_its_additions_as_a_graph(graph: Graph, kernel_env: Path, tmp_path: Path) -> None:
+    run, epochs = "resnet-digits", 8
+    with runs_deleted(graph, run):
+        summary = execute("04-resnet.ipynb", tmp_path)
+        layers = graph.layers(run)
+        assert summary["names"] == layers["name"].tolist() == [
+            "input", "stem.0", "block1.conv1", "block1.conv2", "block1.add", "block2.conv1", "block2.conv2",
+            "block2.shortcut.0", "block2.add", "pool", "head",
+        ]
+        assert summary["inputs"][4] == [1, 3] and summary["inputs"][8] == [6, 7]  # conv2 + the shortcut
+        assert summary["epochs"] == graph.epochs(run)["epoch"].tolist() == list(range(epochs))
+        assert summary["skip_w"] == [1.0] * epochs
+        assert summary["path"][0] == 0 and summary["path"][-1] == 10
+        assert summary["max_s_error"] < 1e-9
+        fluctuation = graph.fluctuation(run)
+        assert summary["last_fluctuation"] == fluctuation[fluctuation["epoch"] == epochs - 1].sort_values("layer")["fluctuation"].tolist()
         assert_pngs(summary["figures"], kernel_env)

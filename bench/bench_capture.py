@@ -1,0 +1,126 @@
+"""Recording torchvision resnet18 on CIFAR-sized data; prints markdown tables for docs/BENCHMARKS.md.
+
+    .venv/bin/python bench/bench_capture.py            # starts (and stops) its own Neo4j
+    .venv/bin/python bench/bench_capture.py --uri bolt://127.0.0.1:7687 --password ...
+
+(a) How long ``capture()`` blocks training: resnet18 (11.7 M parameters, 3x32x32 input, 10
+    classes) with a per-layer ``Uniform(256)`` sample and a queue that never fills, timed call by
+    call, interleaved with a plain clone of the model's ``state_dict`` (what any checkpointing
+    callback pays). The ratio is per pair.
+(b) The training loop: SGD (lr 0.01, batch 64) on synthetic data (random inputs and labels) for
+    a few epochs, without capture and with ``capture()`` after every epoch, in rounds whose order
+    alternates; "loop" is the training loop with its captures, "until close" adds ``close()``,
+    which waits until every epoch is in Neo4j.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from common import add_server_arguments, bench_server, load_average, machine, stop_on_sigterm
+from torch import nn
+from torchvision.models import resnet18
+
+from cntgraph.core.sampling import Uniform
+from cntgraph.recording.recorder import Recorder
+from cntgraph.store.graph import Graph
+from cntgraph.store.writer import delete_run
+
+SHAPE, CLASSES, BATCH = (3, 32, 32), 10, 64
+
+
+def spread(values: list[float], scale: float = 1.0, unit: str = "", digits: int = 1) -> str:
+    """The median and the range of ``values``."""
+    med, low, high = (scale * v for v in (statistics.median(values), min(values), max(values)))
+    return f"{med:.{digits}f}{unit} ({low:.{digits}f}-{high:.{digits}f})"
+
+
+def capture_blocking(graph: Graph, calls: int) -> list[str]:
+    torch.manual_seed(0)
+    model = resnet18(num_classes=CLASSES)
+    delete_run(graph, "bench-capture")
+    captures, clones = [], []
+    recorder = Recorder(model, "bench-capture", SHAPE, graph=graph, sample=Uniform(256), queue_size=calls + 2, progress=False)
+    with recorder:
+        recorder.capture(-1)  # the first capture also draws the sample: not a steady-state call
+        for epoch in range(calls):
+            start = time.perf_counter()
+            _ = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+            clones.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            recorder.capture(epoch)
+            captures.append(time.perf_counter() - start)
+    delete_run(graph, "bench-capture")
+    ratios = [c / s for c, s in zip(captures, clones, strict=True)]
+    return [
+        f"{calls} calls each, interleaved; load average after: {load_average()}",
+        "",
+        "| resnet18, 3x32x32 | median (min-max) |",
+        "| --- | --- |",
+        f"| `state_dict` clone | {spread(clones, 1e3, ' ms')} |",
+        f"| `capture()` | {spread(captures, 1e3, ' ms')} |",
+        f"| ratio, per pair | **{spread(ratios, unit='x', digits=2)}** |",
+    ]
+
+
+def training_loop(graph: Graph, epochs: int, samples: int, rounds: int) -> list[str]:
+    generator = torch.Generator().manual_seed(1)
+    x, y = torch.randn(samples, *SHAPE, generator=generator), torch.randint(0, CLASSES, (samples,), generator=generator)
+    times: dict[str, list[tuple[float, float]]] = {"baseline": [], "captured": []}
+    for round_ in range(rounds):
+        for mode in (("baseline", "captured") if round_ % 2 == 0 else ("captured", "baseline")):
+            torch.manual_seed(0)
+            model = resnet18(num_classes=CLASSES)
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+            delete_run(graph, "bench-loop")
+            recorder = Recorder(model, "bench-loop", SHAPE, graph=graph, sample=Uniform(256), progress=False) if mode == "captured" else None
+            start = time.perf_counter()
+            for epoch in range(epochs):
+                model.train()
+                for first in range(0, samples, BATCH):
+                    optimizer.zero_grad()
+                    nn.functional.cross_entropy(model(x[first : first + BATCH]), y[first : first + BATCH]).backward()
+                    optimizer.step()
+                if recorder is not None:
+                    recorder.capture(epoch)
+            loop = time.perf_counter() - start
+            if recorder is not None:
+                recorder.close()
+            times[mode].append((loop, time.perf_counter() - start))
+    delete_run(graph, "bench-loop")
+    base = [t for t, _ in times["baseline"]]
+    rows = [
+        f"{epochs} epochs of {samples} samples, {rounds} rounds; load average after: {load_average()}",
+        "",
+        "| resnet18, 3x32x32 | baseline | captured every epoch | ratio of medians |",
+        "| --- | --- | --- | --- |",
+    ]
+    for title, part in (("training loop", 0), ("until `close()`", 1)):
+        captured = [t[part] for t in times["captured"]]
+        rows.append(
+            f"| {title} | {spread(base, unit=' s')} | {spread(captured, unit=' s')} | "
+            f"**{statistics.median(captured) / statistics.median(base):.3f}x** |"
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_server_arguments(parser)
+    parser.add_argument("--calls", type=int, default=20, help="capture() calls timed in (a) (default 20)")
+    parser.add_argument("--epochs", type=int, default=4, help="epochs per trial in (b) (default 4)")
+    parser.add_argument("--samples", type=int, default=1024, help="training samples per epoch in (b) (default 1024)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of both modes in (b) (default 3)")
+    args = parser.parse_args()
+    stop_on_sigterm()
+    print(f"Machine: {machine()}\n")
+    with bench_server(args, "capture") as bench:
+        print("\n".join(capture_blocking(bench.graph, args.calls)) + "\n", flush=True)
+        print("\n".join(training_loop(bench.graph, args.epochs, args.samples, args.rounds)) + "\n", flush=True)
+
+
+if __name__ == "__main__":
+    main()
