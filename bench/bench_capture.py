@@ -6,7 +6,7 @@
 (a) How long ``capture()`` blocks training: resnet18 (11.7 M parameters, 3x32x32 input, 10
     classes) with a per-layer ``Uniform(256)`` sample and a queue that never fills, timed call by
     call, interleaved with a plain clone of the model's ``state_dict`` (what any checkpointing
-    callback pays). The ratio is per pair.
+    callback pays), which one goes first alternating. The ratio is per pair.
 (b) The training loop: SGD (lr 0.01, batch 64) on synthetic data (random inputs and labels) for
     a few epochs, without capture and with ``capture()`` after every epoch, in rounds whose order
     alternates; "loop" is the training loop with its captures, "until close" adds ``close()``,
@@ -20,14 +20,19 @@ import statistics
 import time
 
 import torch
-from common import add_server_arguments, bench_server, load_average, machine, stop_on_sigterm
+from common import (
+    add_server_arguments,
+    bench_server,
+    load_average,
+    machine,
+    stop_on_sigterm,
+)
 from torch import nn
 from torchvision.models import resnet18
 
 from cntgraph.core.sampling import Uniform
 from cntgraph.recording.recorder import Recorder
 from cntgraph.store.graph import Graph
-from cntgraph.store.writer import delete_run
 
 SHAPE, CLASSES, BATCH = (3, 32, 32), 10, 64
 
@@ -41,19 +46,20 @@ def spread(values: list[float], scale: float = 1.0, unit: str = "", digits: int 
 def capture_blocking(graph: Graph, calls: int) -> list[str]:
     torch.manual_seed(0)
     model = resnet18(num_classes=CLASSES)
-    delete_run(graph, "bench-capture")
     captures, clones = [], []
-    recorder = Recorder(model, "bench-capture", SHAPE, graph=graph, sample=Uniform(256), queue_size=calls + 2, progress=False)
+    recorder = Recorder(model, "bench-capture", SHAPE, graph=graph, sample=Uniform(256), queue_size=calls + 2,
+                        if_exists="overwrite", progress=False)  # fmt: skip
     with recorder:
         recorder.capture(-1)  # the first capture also draws the sample: not a steady-state call
-        for epoch in range(calls):
-            start = time.perf_counter()
-            _ = {name: tensor.clone() for name, tensor in model.state_dict().items()}
-            clones.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            recorder.capture(epoch)
-            captures.append(time.perf_counter() - start)
-    delete_run(graph, "bench-capture")
+        for epoch in range(calls):  # which of the two goes first alternates, so that neither always follows the other
+            for first in (("clone", "capture") if epoch % 2 == 0 else ("capture", "clone")):
+                start = time.perf_counter()
+                if first == "clone":
+                    _ = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+                    clones.append(time.perf_counter() - start)
+                else:
+                    recorder.capture(epoch)
+                    captures.append(time.perf_counter() - start)
     ratios = [c / s for c, s in zip(captures, clones, strict=True)]
     return [
         f"{calls} calls each, interleaved; load average after: {load_average()}",
@@ -75,8 +81,10 @@ def training_loop(graph: Graph, epochs: int, samples: int, rounds: int) -> list[
             torch.manual_seed(0)
             model = resnet18(num_classes=CLASSES)
             optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-            delete_run(graph, "bench-loop")
-            recorder = Recorder(model, "bench-loop", SHAPE, graph=graph, sample=Uniform(256), progress=False) if mode == "captured" else None
+            recorder = (
+                Recorder(model, "bench-loop", SHAPE, graph=graph, sample=Uniform(256), if_exists="overwrite", progress=False)
+                if mode == "captured" else None
+            )  # fmt: skip
             start = time.perf_counter()
             for epoch in range(epochs):
                 model.train()
@@ -90,7 +98,6 @@ def training_loop(graph: Graph, epochs: int, samples: int, rounds: int) -> list[
             if recorder is not None:
                 recorder.close()
             times[mode].append((loop, time.perf_counter() - start))
-    delete_run(graph, "bench-loop")
     base = [t for t, _ in times["baseline"]]
     rows = [
         f"{epochs} epochs of {samples} samples, {rounds} rounds; load average after: {load_average()}",

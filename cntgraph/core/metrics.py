@@ -223,7 +223,13 @@ def histogram(values: npt.ArrayLike, bins: Bins = None) -> tuple[np.ndarray, np.
         >>> counts.tolist(), edges.tolist()
         ([2, 1], [0.0, 0.5, 1.0])
     """
-    counts, edges = np.histogram(np.asarray(values, dtype=np.float64), bins=_checked_bins(bins))
+    checked = _checked_bins(bins)
+    array = np.asarray(values, dtype=np.float64)
+    if isinstance(checked, np.ndarray) and np.array_equal(checked, np.linspace(checked[0], checked[-1], checked.size)):
+        # the edges of fixed_bins: numpy's equal-width path counts the same bins without sorting the values
+        counts, edges = np.histogram(array, bins=checked.size - 1, range=(checked[0], checked[-1]))
+    else:
+        counts, edges = np.histogram(array, bins=checked)
     return counts.astype(np.int64), edges.astype(np.float64)
 
 

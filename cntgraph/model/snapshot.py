@@ -8,6 +8,8 @@ finite), so metrics never see NaN or infinity.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -26,7 +28,7 @@ from cntgraph.core.network import (
 from cntgraph.errors import TopologyError
 from cntgraph.model.tracing import registered_links
 
-__all__ = ["batchnorm_affine", "take_snapshot", "to_float64"]
+__all__ = ["LayerCopy", "NormCopy", "copy_parameters", "snapshot_of", "take_snapshot", "to_float64"]
 
 
 def take_snapshot(model: nn.Module, topology: Topology) -> Snapshot:
@@ -34,7 +36,8 @@ def take_snapshot(model: nn.Module, topology: Topology) -> Snapshot:
 
     A Conv1d's weight gets a height axis of 1; a BatchNorm folded into a layer scales its weights
     and shifts its bias with the running statistics; a pooling layer's fixed weights are
-    1/|window|, and the identity links of a residual addition weigh 1.
+    1/|window|, and the identity links of a residual addition weigh 1. The same as
+    ``snapshot_of(topology, copy_parameters(model, topology))``.
 
     Example:
         >>> from cntgraph.model.tracing import trace
@@ -43,59 +46,114 @@ def take_snapshot(model: nn.Module, topology: Topology) -> Snapshot:
         >>> [w.shape for w in snap.weights], [b is None for b in snap.biases], snap.weights[0].dtype
         ([(2, 3), (1, 2)], [False, True], dtype('float64'))
     """
-    weights, biases = zip(*(_layer_parameters(model, layer) for layer in topology.layers), strict=True)
+    return snapshot_of(topology, copy_parameters(model, topology))
+
+
+@dataclass(frozen=True, eq=False)
+class NormCopy:
+    """The running statistics and affine parameters of a BatchNorm, cloned."""
+
+    mean: torch.Tensor
+    var: torch.Tensor
+    gamma: torch.Tensor | None
+    beta: torch.Tensor | None
+    eps: float
+
+
+@dataclass(frozen=True, eq=False)
+class LayerCopy:
+    """The tensors one layer's links are made of, cloned: weight, bias, and a BatchNorm's (folded, or the layer's own)."""
+
+    weight: torch.Tensor | None
+    bias: torch.Tensor | None
+    norm: NormCopy | None = None
+
+
+#: layers whose links are fixed: nothing to copy
+_FIXED_KINDS = frozenset({"avgpool2d", "maxpool2d", IDENTITY, ADAPTIVE_POOL})
+
+
+def copy_parameters(model: nn.Module, topology: Topology) -> tuple[LayerCopy | None, ...]:
+    """Clones (same device, same dtype) of the tensors the layers of ``topology`` are made of, one
+    entry per layer (None for fixed links): what :class:`~cntgraph.Recorder`'s ``capture()`` does
+    while training waits, as cheap as cloning those tensors; `snapshot_of` does the rest later.
+
+    Example:
+        >>> from cntgraph.model.tracing import trace
+        >>> net = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+        >>> copies = copy_parameters(net, trace(net, (3,)))
+        >>> copies[0].weight.dtype, copies[0].weight is net[0].weight, copies[0].norm.eps
+        (torch.float32, False, 1e-05)
+    """
+    return tuple(_layer_copy(model, layer) for layer in topology.layers)
+
+
+def snapshot_of(topology: Topology, copies: Sequence[LayerCopy | None]) -> Snapshot:
+    """The float64 snapshot of ``copies`` (from `copy_parameters` of the same topology): BatchNorms
+    folded, fixed links filled in, every value checked finite (`MetricError` otherwise)."""
+    weights, biases = zip(*(_layer_arrays(layer, copy) for layer, copy in zip(topology.layers, copies, strict=True)), strict=True)
     return Snapshot(topology=topology, weights=tuple(weights), biases=tuple(biases))
 
 
-def _layer_parameters(model: nn.Module, layer: WeightedLayer) -> tuple[np.ndarray, np.ndarray | None]:
+def _clone(tensor: torch.Tensor | None) -> torch.Tensor | None:
+    return None if tensor is None else tensor.detach().clone()
+
+
+def _layer_copy(model: nn.Module, layer: WeightedLayer) -> LayerCopy | None:
+    if layer.kind in _FIXED_KINDS:  # also functional pooling, which has no module
+        return None
+    if (links := registered_links(_module(model, layer.path))) is not None:
+        return LayerCopy(*map(_clone, links))
+    module = _layer_module(model, layer)
+    if layer.kind == "batchnorm":
+        return LayerCopy(None, None, _norm_copy(layer.path, module))
+    norm = None if layer.folded is None else _norm_copy(layer.folded, _module(model, layer.folded))
+    return LayerCopy(_clone(getattr(module, "weight", None)), _clone(getattr(module, "bias", None)), norm)
+
+
+def _norm_copy(path: str, norm: nn.Module) -> NormCopy:
+    if not isinstance(norm, (nn.BatchNorm1d, nn.BatchNorm2d)) or norm.running_var is None or norm.running_mean is None:
+        raise TopologyError(f"module {path!r} is not the BatchNorm with running statistics the topology reads")
+    return NormCopy(_clone(norm.running_mean), _clone(norm.running_var), _clone(norm.weight), _clone(norm.bias), float(norm.eps))  # type: ignore[arg-type]
+
+
+def _layer_arrays(layer: WeightedLayer, copy: LayerCopy | None) -> tuple[np.ndarray, np.ndarray | None]:
     """The weight (in the shape of :func:`~cntgraph.core.network.weight_shape`) and bias of ``layer``."""
-    if layer.kind in ("avgpool2d", "maxpool2d"):  # fixed links (also of functional pooling, which has no module)
+    if layer.kind in ("avgpool2d", "maxpool2d"):
         return _read_only(np.full(weight_shape(layer), 1.0 / math.prod(layer.kernel_size))), None
     if layer.kind == IDENTITY:
         return _read_only(np.ones(weight_shape(layer))), None
     if layer.kind == ADAPTIVE_POOL:
         return _read_only(adaptive_windows(layer.in_shape[1:], layer.out_shape[1:])), None
-    if (links := registered_links(_module(model, layer.path))) is not None:
-        weight, bias = links
-        return to_float64(weight).reshape(weight_shape(layer)), None if bias is None else to_float64(bias)
-    module = _layer_module(model, layer)
+    assert copy is not None, f"layer {layer.path!r} of kind {layer.kind} has parameters"
     if layer.kind == "batchnorm":
-        return batchnorm_affine(layer.path, module)
+        assert copy.norm is not None
+        return _batchnorm_affine(copy.norm)
     if layer.kind in NORM_KINDS:  # the affine part of a GroupNorm (per channel) or a LayerNorm (per unit)
-        return _affine_part(layer, module)
-    weight = to_float64(module.weight).reshape(weight_shape(layer))
-    bias = None if module.bias is None else to_float64(module.bias)
-    if layer.folded is None:
+        return _affine_part(layer, copy.weight, copy.bias)
+    assert copy.weight is not None
+    weight = to_float64(copy.weight).reshape(weight_shape(layer))
+    bias = None if copy.bias is None else to_float64(copy.bias)
+    if copy.norm is None:
         return weight, bias
-    scale, shift = batchnorm_affine(layer.folded, _module(model, layer.folded))
+    scale, shift = _batchnorm_affine(copy.norm)
     folded_bias = shift if bias is None else bias * scale + shift
     return _read_only(weight * scale.reshape(-1, *([1] * (weight.ndim - 1)))), _read_only(folded_bias)
 
 
-def batchnorm_affine(path: str, norm: nn.Module) -> tuple[np.ndarray, np.ndarray]:
-    """The per-channel map of BatchNorm ``norm`` in eval mode, x -> scale x + shift:
-    scale = gamma / sqrt(running_var + eps), shift = beta - running_mean * scale (gamma 1, beta 0
-    without affine parameters).
-
-    Example:
-        >>> norm = nn.BatchNorm1d(2, eps=0.0).eval()
-        >>> _ = norm.running_var.fill_(4.0), norm.running_mean.fill_(1.0)
-        >>> [a.tolist() for a in batchnorm_affine("bn", norm)]
-        [[0.5, 0.5], [-0.5, -0.5]]
-    """
-    if not isinstance(norm, (nn.BatchNorm1d, nn.BatchNorm2d)) or norm.running_var is None:
-        raise TopologyError(f"module {path!r} is not the BatchNorm with running statistics the topology reads")
-    scale = 1.0 / np.sqrt(to_float64(norm.running_var) + norm.eps)
-    shift = -to_float64(norm.running_mean) * scale
-    if norm.weight is not None:
-        scale, shift = scale * to_float64(norm.weight), shift * to_float64(norm.weight) + to_float64(norm.bias)
+def _batchnorm_affine(norm: NormCopy) -> tuple[np.ndarray, np.ndarray]:
+    """A BatchNorm's per-channel map in eval mode, x -> scale x + shift: scale = gamma /
+    sqrt(running_var + eps), shift = beta - running_mean * scale (gamma 1, beta 0 without affine)."""
+    scale = 1.0 / np.sqrt(to_float64(norm.var) + norm.eps)
+    shift = -to_float64(norm.mean) * scale
+    if norm.gamma is not None and norm.beta is not None:
+        scale, shift = scale * to_float64(norm.gamma), shift * to_float64(norm.gamma) + to_float64(norm.beta)
     return _read_only(scale), _read_only(shift)
 
 
-def _affine_part(layer: WeightedLayer, norm: nn.Module) -> tuple[np.ndarray, np.ndarray | None]:
+def _affine_part(layer: WeightedLayer, gamma: torch.Tensor | None, beta: torch.Tensor | None) -> tuple[np.ndarray, np.ndarray | None]:
     """gamma and beta of a GroupNorm or LayerNorm, per channel or (LayerNorm) broadcast to every unit;
     ones and no bias without affine parameters."""
-    gamma, beta = getattr(norm, "weight", None), getattr(norm, "bias", None)
     shape = layer.out_shape if layer.kind == "layernorm" else (layer.out_shape[0],)
     weight = np.ones(shape) if gamma is None else np.broadcast_to(to_float64(gamma), shape)
     bias = None if beta is None else np.broadcast_to(to_float64(beta), shape).ravel()

@@ -25,7 +25,12 @@ from cntgraph.checks import whole_number
 from cntgraph.core.network import Snapshot, Topology
 from cntgraph.core.sampling import Sampler, Uniform
 from cntgraph.errors import CntgraphError, ConfigurationError, RecorderError
-from cntgraph.model.snapshot import take_snapshot
+from cntgraph.model.snapshot import (
+    LayerCopy,
+    copy_parameters,
+    snapshot_of,
+    take_snapshot,
+)
 from cntgraph.model.tracing import trace
 from cntgraph.recording.replay import replay_file
 from cntgraph.records.build import RunLayout, build_records, layout, new_layout
@@ -104,7 +109,7 @@ class Recorder:
         self._owns_graph = graph is None
         self._batch_size = batch_size
         self._queue_size = queue_size
-        self._queue: queue.Queue[tuple[int, dict[str, Any], Snapshot] | None] = queue.Queue()  # sized at start
+        self._queue: queue.Queue[tuple[int, dict[str, Any], tuple[LayerCopy | None, ...]] | None] = queue.Queue()  # sized at start
         # an unreadable model is refused here, not later
         self._topology: Topology = trace(model, self.input_shape, fold_batchnorm)
         self._layout: RunLayout | None = None
@@ -126,7 +131,10 @@ class Recorder:
     def capture(self, epoch: int, **props: Any) -> None:
         """Record ``epoch`` (props such as ``loss=`` and ``accuracy=`` go on the epoch).
 
-        Capturing an epoch again replaces it; epochs may not go back in time.
+        Capturing an epoch again replaces it; epochs may not go back in time. While training waits,
+        ``capture()`` only clones the tensors the links are made of (as cheap as cloning them); the
+        writer thread makes the float64 snapshot and the records. An error there (a NaN weight, for
+        example) is raised by the next ``capture()``, ``flush()`` or ``close()``.
         """
         self._raise_background_error()
         if epoch % self.every:
@@ -137,9 +145,9 @@ class Recorder:
                 f"run {self.run!r}: epoch {epoch} captured after epoch {self._last_epoch}; epochs must "
                 "not go back (capturing the same epoch again replaces it)."
             )
-        snapshot = take_snapshot(self.model, topology)
+        copies = copy_parameters(self.model, topology)  # the float64 snapshot is made by the writer thread
         self._last_epoch = epoch
-        self._queue.put((epoch, _checked_props(props), snapshot))
+        self._queue.put((epoch, _checked_props(props), copies))
 
     def flush(self) -> None:
         """Wait until every captured epoch is written (or spooled); raise any error of the writer."""
@@ -226,10 +234,10 @@ class Recorder:
                 self._queue.task_done()
         self._queue.task_done()
 
-    def _handle(self, epoch: int, props: dict[str, Any], snapshot: Snapshot) -> None:
+    def _handle(self, epoch: int, props: dict[str, Any], copies: tuple[LayerCopy | None, ...]) -> None:
         assert self._layout is not None
         try:
-            records = build_records(self._layout, snapshot, epoch, props)
+            records = build_records(self._layout, snapshot_of(self._topology, copies), epoch, props)
         except BaseException as error:  # noqa: BLE001 - re-raised on the training thread
             self._errors.append(error)
             return

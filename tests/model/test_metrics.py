@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from cntgraph.core.metrics import fixed_bins, histogram, layer_strengths, summary_stats
@@ -319,3 +320,20 @@ def test_layer_parameters_are_weights_then_biases() -> None:
     assert from_snapshot[0][2].tolist() == [1.0, 2.0, 3.0, 4.0, 0.5, -0.5]
     for (_, _, a), (_, _, b) in zip(from_snapshot, from_modules, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.floats(-4.0, 4.0, allow_nan=False), min_size=1, max_size=200),
+    st.floats(-3.0, 0.0), st.floats(0.01, 3.0), st.integers(1, 70),
+)
+def test_histograms_on_fixed_bins_count_as_numpy_does_with_the_edges(values: list[float], lo: float, width: float,
+                                                                     bins: int) -> None:  # fmt: skip
+    """The equal-width shortcut for fixed_bins edges gives numpy's counts for those explicit edges, values on
+    the edges and outside them included."""
+    edges = fixed_bins(lo, lo + width, bins)
+    data = np.array(values + edges.tolist())  # every edge itself, too
+    counts, got_edges = histogram(data, edges)
+    expected, _ = np.histogram(data, bins=edges)  # numpy's search over the explicit edges
+    np.testing.assert_array_equal(counts, expected)
+    np.testing.assert_array_equal(got_edges, edges)

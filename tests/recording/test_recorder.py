@@ -15,7 +15,7 @@ from cntgraph import TopStrength, Uniform, layer_fluctuation, node_strength
 from cntgraph.core.links import layer_links
 from cntgraph.core.links import stored_links as stored_links_of
 from cntgraph.core.sampling import Full
-from cntgraph.errors import ConfigurationError, RecorderError, SpoolError
+from cntgraph.errors import ConfigurationError, MetricError, RecorderError, SpoolError
 from cntgraph.model.snapshot import take_snapshot
 from cntgraph.model.tracing import trace
 from cntgraph.recording.recorder import Recorder
@@ -366,6 +366,19 @@ def test_a_batchnorm_kept_as_its_own_layer_records_one_link_per_unit(graph: Grap
     assert links[["src_layer", "src", "dst"]].values.tolist() == [[1, 0, 0], [1, 1, 1], [1, 2, 2]]
     eps = model[1].eps
     np.testing.assert_allclose(links["w"], [1.0 / np.sqrt(0.25 + eps), -2.0 / np.sqrt(1.0 + eps), 3.0 / np.sqrt(4.0 + eps)], rtol=1e-12)
+
+
+@pytest.mark.neo4j
+def test_a_nan_weight_is_raised_by_the_next_call_and_the_epochs_before_it_are_kept(graph: Graph, run_name: str) -> None:
+    model = mlp()
+    recorder = Recorder(model, run_name, INPUT, graph=graph, progress=False)
+    recorder.capture(0)
+    with torch.no_grad():
+        model[2].weight[0, 0] = float("nan")
+    recorder.capture(1)  # returns at once: the float64 snapshot is made by the writer thread
+    with pytest.raises(MetricError, match=r"layer '2' has non-finite parameters \(1 of 60 values\)"):
+        recorder.close()
+    assert graph.epochs(run_name)["epoch"].tolist() == [0]
 
 
 def test_the_default_sample_keeps_small_layers_whole_and_caps_large_ones() -> None:
