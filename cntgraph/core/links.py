@@ -10,7 +10,7 @@ from the smaller side), so restrict ``src_units``/``dst_units`` for big layers.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +19,8 @@ from cntgraph.core.network import (  # noqa: F401 - NodeLayer, Topology: the exa
     ADAPTIVE_POOL,
     IDENTITY,
     NORM_KINDS,
+    POSITIONS,
+    POSITIONWISE,
     TRANSPOSED_KINDS,
     NodeLayer,
     Snapshot,
@@ -64,7 +66,8 @@ def layer_links(
         )
     layer = layers[layer_index - 1]
     weight = snapshot.weights[layer_index - 1]
-    src = _units(src_units, math.prod(layer.in_shape), "src_units")
+    n_src = math.prod(layer.in_shape)
+    src = _units(src_units, n_src, "src_units")
     dst = _units(dst_units, math.prod(layer.out_shape), "dst_units")
     if layer.kind == "linear":
         return np.tile(src, dst.size), np.repeat(dst, src.size), weight[np.ix_(dst, src)].ravel()
@@ -72,8 +75,12 @@ def layer_links(
         both = np.intersect1d(src, dst)
         per_unit = np.repeat(weight, math.prod(layer.out_shape) // weight.size)
         return both, both.copy(), per_unit[both]
-    if layer.kind == ADAPTIVE_POOL:
-        return _adaptive_pool_links(layer, weight, src, dst)
+    if layer.kind == ADAPTIVE_POOL:  # the windows matrix in every channel: channel-major units (c, pixel)
+        return _matrix_links(weight, weight != 0, src, dst, n_src, per_dst=_inner(weight.shape[1]))
+    if layer.kind == POSITIONWISE:  # the weight at every position: units (position, feature)
+        return _matrix_links(weight, np.ones(weight.shape, dtype=bool), src, dst, n_src, per_dst=_inner(weight.shape[1]))
+    if layer.kind == POSITIONS:  # the mixing for every feature: units (position, feature)
+        return _matrix_links(weight, weight != 0, src, dst, n_src, per_dst=_outer(layer.in_shape[1]))
     if layer.kind in TRANSPOSED_KINDS:  # the forward convolution's links, reversed
         back_src, back_dst, w = _conv2d_links(forward_conv(layer), weight, dst, src)
         order = np.lexsort((back_dst, back_src))  # by dst, then src, of the transposed layer
@@ -166,14 +173,46 @@ def _links_out_of(layer: WeightedLayer, src: np.ndarray) -> Links:
     return np.broadcast_to(src[:, None], linked.shape)[linked], dst[linked], kernel_index[linked]
 
 
-def _adaptive_pool_links(layer: WeightedLayer, weight: np.ndarray, src: np.ndarray, dst: np.ndarray) -> Links:
-    """The links of the windows matrix ``weight`` in every channel, ordered by dst then src."""
-    out_pixels, in_pixels = weight.shape
-    rows, cols = np.nonzero(weight)  # row-major: by output pixel, then input pixel
-    channel = np.arange(layer.in_shape[0])[:, None]
-    link_src, link_dst = (channel * in_pixels + cols).ravel(), (channel * out_pixels + rows).ravel()
-    keep = _member(link_src, src, math.prod(layer.in_shape)) & _member(link_dst, dst, math.prod(layer.out_shape))
-    return link_src[keep], link_dst[keep], np.tile(weight[rows, cols], layer.in_shape[0])[keep]
+#: where the matrix of a layer applies: dst unit -> (matrix row, a function of matrix columns giving src units)
+RowsAndSources = Callable[[np.ndarray, int], tuple[np.ndarray, Callable[[np.ndarray, np.ndarray], np.ndarray]]]
+
+
+def _inner(n_in: int) -> RowsAndSources:
+    """A matrix applied along the inner axis of (outer, inner) units, the same for every outer index."""
+
+    def rows_and_sources(dst: np.ndarray, n_out: int) -> tuple[np.ndarray, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+        outer, row = np.divmod(dst, n_out)
+        return row, lambda which, col: outer[which] * n_in + col
+
+    return rows_and_sources
+
+
+def _outer(features: int) -> RowsAndSources:
+    """A matrix applied along the outer axis of (outer, features) units, the same for every feature."""
+
+    def rows_and_sources(dst: np.ndarray, n_out: int) -> tuple[np.ndarray, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+        row, feature = np.divmod(dst, features)
+        return row, lambda which, col: col * features + feature[which]
+
+    return rows_and_sources
+
+
+def _matrix_links(
+    weight: np.ndarray, linked: np.ndarray, src: np.ndarray, dst: np.ndarray, n_src: int, per_dst: RowsAndSources
+) -> Links:
+    """The links of a layer that applies one (rows, columns) matrix many times, enumerated from the
+    wanted ``dst`` units (row j of the matrix links into a dst unit; column i names its source via
+    ``per_dst``), kept where the source is wanted; ordered by dst, then src."""
+    rows_of, cols_of = np.nonzero(linked)  # row-major: each row's columns ascending
+    starts = np.searchsorted(rows_of, np.arange(weight.shape[0] + 1))
+    row, source_of = per_dst(dst, weight.shape[0])
+    counts = starts[row + 1] - starts[row]
+    which = np.repeat(np.arange(dst.size), counts)  # the dst each candidate link goes into
+    entry = np.arange(which.size) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(starts[row], counts)
+    col = cols_of[entry]
+    link_src = source_of(which, col)
+    keep = _member(link_src, src, n_src)
+    return link_src[keep], dst[which][keep], weight[row[which], col][keep]
 
 
 def _member(units: np.ndarray, wanted: np.ndarray, size: int) -> np.ndarray:

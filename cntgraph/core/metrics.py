@@ -21,6 +21,8 @@ from cntgraph.core.network import (  # noqa: F401 - dense_snapshot: the examples
     ADAPTIVE_POOL,
     IDENTITY,
     NORM_KINDS,
+    POSITIONS,
+    POSITIONWISE,
     TRANSPOSED_KINDS,
     Snapshot,
     WeightedLayer,
@@ -40,6 +42,7 @@ __all__ = [
     "summary_stats",
     "histogram",
     "fixed_bins",
+    "unit_bias",
 ]
 
 Bins = int | npt.ArrayLike | None
@@ -258,6 +261,19 @@ def _checked_bins(bins: Bins) -> int | np.ndarray:
     return edges
 
 
+def unit_bias(layer: WeightedLayer, bias: np.ndarray) -> np.ndarray:
+    """``layer``'s bias for every unit of its output: a channel's for each of its pixels, a feature's
+    at every position (``"positionwise"``).
+
+    Example:
+        >>> fc = WeightedLayer(1, "fc", "positionwise", (3, 2), (3, 2), (), (), (), 1, True, ())
+        >>> unit_bias(fc, np.array([1.0, 2.0])).tolist()
+        [1.0, 2.0, 1.0, 2.0, 1.0, 2.0]
+    """
+    size = math.prod(layer.out_shape)
+    return np.tile(bias, size // bias.size) if layer.kind == POSITIONWISE else np.repeat(bias, size // bias.size)
+
+
 def _link_strengths(layer: WeightedLayer, weight: np.ndarray, bias: np.ndarray | None) -> Strengths:
     """The sums of ``layer``'s links (and bias) into each of its output units, and out of each of its
     (concatenated) input units."""
@@ -270,6 +286,13 @@ def _link_strengths(layer: WeightedLayer, weight: np.ndarray, bias: np.ndarray |
     if layer.kind == ADAPTIVE_POOL:  # the same windows in every channel
         channels = layer.in_shape[0]
         return Strengths(np.tile(weight.sum(axis=1), channels), np.tile(weight.sum(axis=0), channels))
+    if layer.kind == POSITIONWISE:  # the same matrix at every position
+        positions = layer.in_shape[0]
+        s_in = weight.sum(axis=1) if bias is None else weight.sum(axis=1) + bias
+        return Strengths(np.tile(s_in, positions), np.tile(weight.sum(axis=0), positions))
+    if layer.kind == POSITIONS:  # the same mixing for every feature
+        features = layer.in_shape[1]
+        return Strengths(np.repeat(weight.sum(axis=1), features), np.repeat(weight.sum(axis=0), features))
     if layer.kind == "linear":
         s_in = weight.sum(axis=1)
         return Strengths(s_in if bias is None else s_in + bias, weight.sum(axis=0))

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from cntgraph.errors import MetricError
 
-__all__ = ["KERNEL_KINDS", "TRANSPOSED_KINDS", "IDENTITY", "ADAPTIVE_POOL", "NORM_KINDS", "adaptive_windows", "forward_conv", "NodeLayer", "WeightedLayer", "Topology", "Snapshot", "dense_snapshot", "require_finite", "weight_shape"]
+__all__ = ["KERNEL_KINDS", "TRANSPOSED_KINDS", "IDENTITY", "ADAPTIVE_POOL", "NORM_KINDS", "POSITIONWISE", "POSITIONS", "bias_shape", "sequence_shape", "adaptive_windows", "forward_conv", "NodeLayer", "WeightedLayer", "Topology", "Snapshot", "dense_snapshot", "require_finite", "weight_shape"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,12 @@ IDENTITY = "identity"
 #: adaptive pooling whose windows differ in size (the input size is not a multiple of the output size):
 #: its weight is one (output pixels, input pixels) matrix shared by every channel
 ADAPTIVE_POOL = "adaptivepool2d"
+#: a Linear applied at every position of a sequence (input (L, D_in), output (L, D_out)): links
+#: (l, i) -> (l, j) of weight W[j, i], the same matrix at every position
+POSITIONWISE = "positionwise"
+#: a fixed uniform mixing across the positions of a sequence, feature by feature: links (m, d) -> (l, d)
+#: of weight 1/L_in from every input position m (attention read without data; a mean over positions)
+POSITIONS = "positions"
 #: normalisations read as one link per unit, unit i -> unit i, with the weight of the affine map they
 #: apply: a BatchNorm not folded (per channel: gamma / sqrt(running_var + eps), bias beta -
 #: running_mean * that), a GroupNorm's affine part (per channel) and a LayerNorm's (per unit)
@@ -78,13 +84,17 @@ class WeightedLayer:
     ``"batchnorm"``, ``"groupnorm"`` and ``"layernorm"`` (:data:`NORM_KINDS`) link unit i to unit i
     with the weight of its channel (the first axis of ``out_shape``; per unit for ``"layernorm"``);
     their weight and bias have one entry per channel (per unit).
+    ``"positionwise"`` (:data:`POSITIONWISE`): a Linear at every position of a sequence, shapes
+    (L, D_in) -> (L, D_out), weight (D_out, D_in). ``"positions"`` (:data:`POSITIONS`): fixed
+    links (m, d) -> (l, d) of weight 1/L_in across positions, shapes (L_in, D) -> (L_out, D) (or
+    (D,) for a mean over positions), weight (L_out, L_in).
     """
 
     index: int
     path: str
     kind: Literal[
         "linear", "conv1d", "conv2d", "avgpool2d", "maxpool2d", "convtranspose1d", "convtranspose2d", "identity",
-        "adaptivepool2d", "batchnorm", "groupnorm", "layernorm",
+        "adaptivepool2d", "batchnorm", "groupnorm", "layernorm", "positionwise", "positions",
     ]
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
@@ -177,7 +187,7 @@ class Snapshot:
             if layer.has_bias != (bias is not None):
                 raise MetricError(f"layer {layer.path!r}: has_bias is {layer.has_bias} but bias is {bias!r}")
             if bias is not None:
-                _check_array(layer, "bias", bias, weight_shape(layer) if layer.kind in NORM_KINDS else (layer.out_shape[0],))
+                _check_array(layer, "bias", bias, bias_shape(layer))
 
 
 def dense_snapshot(weights: Sequence[npt.ArrayLike], biases: Sequence[npt.ArrayLike | None] | None = None) -> Snapshot:
@@ -227,6 +237,31 @@ def forward_conv(layer: WeightedLayer) -> WeightedLayer:
         ('conv2d', (4, 6, 6), (2, 3, 3), False)
     """
     return dataclasses.replace(layer, kind="conv2d", in_shape=layer.out_shape, out_shape=layer.in_shape, has_bias=False)
+
+
+def bias_shape(layer: WeightedLayer) -> tuple[int]:
+    """The shape of ``layer``'s bias: one per output channel (feature, for ``"positionwise"``), or one
+    per unit (``"layernorm"``).
+
+    Example:
+        >>> bias_shape(WeightedLayer(1, "fc", "positionwise", (5, 3), (5, 4), (), (), (), 1, True, ()))
+        (4,)
+    """
+    if layer.kind == "layernorm":
+        return (math.prod(layer.out_shape),)
+    return (layer.out_shape[-1] if layer.kind == POSITIONWISE else layer.out_shape[0],)
+
+
+def sequence_shape(layer: WeightedLayer) -> tuple[int, int]:
+    """(output positions, input positions) of a ``"positions"`` layer: its input is (L_in, D).
+
+    Example:
+        >>> mean = WeightedLayer(2, "mean", "positions", (5, 4), (4,), (), (), (), 1, False, ())
+        >>> sequence_shape(mean)
+        (1, 5)
+    """
+    positions, features = layer.in_shape
+    return math.prod(layer.out_shape) // features, positions
 
 
 def adaptive_windows(in_hw: Sequence[int], out_hw: Sequence[int]) -> np.ndarray:
@@ -281,6 +316,10 @@ def weight_shape(layer: WeightedLayer) -> tuple[int, ...]:
         return (math.prod(layer.out_shape[1:]), math.prod(layer.in_shape[1:]))
     if layer.kind in NORM_KINDS:
         return (math.prod(layer.out_shape) if layer.kind == "layernorm" else layer.out_shape[0],)
+    if layer.kind == POSITIONWISE:
+        return (layer.out_shape[-1], layer.in_shape[-1])
+    if layer.kind == POSITIONS:
+        return sequence_shape(layer)
     if layer.kind in TRANSPOSED_KINDS:
         return (layer.in_shape[0], layer.out_shape[0] // layer.groups, *layer.kernel_size)
     return (layer.out_shape[0], layer.in_shape[0] // layer.groups, *layer.kernel_size)

@@ -19,10 +19,12 @@ from cntgraph.core.network import (
     ADAPTIVE_POOL,
     IDENTITY,
     NORM_KINDS,
+    POSITIONS,
     Snapshot,
     Topology,
     WeightedLayer,
     adaptive_windows,
+    sequence_shape,
     weight_shape,
 )
 from cntgraph.errors import TopologyError
@@ -70,7 +72,7 @@ class LayerCopy:
 
 
 #: layers whose links are fixed: nothing to copy
-_FIXED_KINDS = frozenset({"avgpool2d", "maxpool2d", IDENTITY, ADAPTIVE_POOL})
+_FIXED_KINDS = frozenset({"avgpool2d", "maxpool2d", IDENTITY, ADAPTIVE_POOL, POSITIONS})
 
 
 def copy_parameters(model: nn.Module, topology: Topology) -> tuple[LayerCopy | None, ...]:
@@ -105,6 +107,10 @@ def _layer_copy(model: nn.Module, layer: WeightedLayer) -> LayerCopy | None:
     if (links := registered_links(_module(model, layer.path))) is not None:
         return LayerCopy(*map(_clone, links))
     module = _layer_module(model, layer)
+    if isinstance(module, nn.MultiheadAttention):  # its value projection: the last third of in_proj
+        size = module.embed_dim
+        bias = None if module.in_proj_bias is None else module.in_proj_bias[2 * size :]
+        return LayerCopy(_clone(module.in_proj_weight[2 * size :]), _clone(bias))
     if layer.kind == "batchnorm":
         return LayerCopy(None, None, _norm_copy(layer.path, module))
     norm = None if layer.folded is None else _norm_copy(layer.folded, _module(model, layer.folded))
@@ -125,6 +131,9 @@ def _layer_arrays(layer: WeightedLayer, copy: LayerCopy | None) -> tuple[np.ndar
         return _read_only(np.ones(weight_shape(layer))), None
     if layer.kind == ADAPTIVE_POOL:
         return _read_only(adaptive_windows(layer.in_shape[1:], layer.out_shape[1:])), None
+    if layer.kind == POSITIONS:  # uniform mixing across positions
+        rows, positions = sequence_shape(layer)
+        return _read_only(np.full((rows, positions), 1.0 / positions)), None
     assert copy is not None, f"layer {layer.path!r} of kind {layer.kind} has parameters"
     if layer.kind == "batchnorm":
         assert copy.norm is not None
@@ -182,6 +191,7 @@ _KINDS: dict[str, tuple[type[nn.Module], ...]] = {
     "groupnorm": (nn.GroupNorm,),
     "layernorm": (nn.LayerNorm,),
     "linear": (nn.Linear,),
+    "positionwise": (nn.Linear, nn.MultiheadAttention),
     "conv1d": (nn.Conv1d,),
     "conv2d": (nn.Conv2d,),
     "convtranspose1d": (nn.ConvTranspose1d,),

@@ -66,6 +66,7 @@ _ELEMENTWISE = (
 )  # fmt: skip
 _OUTPUT = (nn.Softmax, nn.LogSoftmax)
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)  # containers even when empty
+_ATTENTION = (nn.MultiheadAttention,)  # read whole (its out_proj is its own): value, mixing, out_proj
 _SUPPORTED = (*_LINKED, *_NORMS, nn.Flatten, *_ELEMENTWISE, *_OUTPUT)
 #: the user's own module types read as wiring (register_wiring)
 _REGISTERED_WIRING: set[type[nn.Module]] = set()
@@ -116,7 +117,7 @@ def trace(model: nn.Module, input_shape: Sequence[int], fold_batchnorm: bool = T
     modules = _checked_modules(model)
     sample = torch.zeros((1, *shape), **_input_dtype_and_device(model))
     probe = _GraphProbe(modules, sample, fold_batchnorm)
-    with _eval_mode(model), torch.no_grad(), _hooks(probe, model, modules), probe:
+    with _eval_mode(model), torch.no_grad(), _no_fused_attention(), _hooks(probe, model, modules), probe:
         try:
             output = model(sample)
         except RuntimeError as error:
@@ -223,9 +224,12 @@ def _checked_modules(model: nn.Module) -> dict[str, nn.Module]:
     for path, module in model.named_modules():
         if any(outer == "" or path.startswith(f"{outer}.") for outer in inside_registered):
             continue
-        if isinstance(module, tuple(_REGISTERED_LINKS)):
+        if isinstance(module, (*_REGISTERED_LINKS, *_ATTENTION)):
             inside_registered.append(path)
-            leaves[path] = module
+            if (why := _unreadable_setting(module)) is not None:
+                refused.append(f"{_step(path, module)} {why}")
+            else:
+                leaves[path] = module
             continue
         has_children = isinstance(module, _CONTAINERS) or next(module.children(), None) is not None
         own = [name for name, p in module._parameters.items() if p is not None]
@@ -261,6 +265,11 @@ def _checked_modules(model: nn.Module) -> dict[str, nn.Module]:
 
 def _unreadable_setting(module: nn.Module) -> str | None:
     """Why a supported module type is not readable with its settings, or None when it is."""
+    if isinstance(module, nn.MultiheadAttention):
+        if not module.batch_first:
+            return "has batch_first=False: cntgraph reads (batch, positions, features) inputs (pass batch_first=True)"
+        if not module._qkv_same_embed_dim or module.bias_k is not None or module.add_zero_attn:
+            return "has kdim/vdim, add_bias_kv or add_zero_attn: only self-attention of one embedding size is read"
     if isinstance(module, _NORMS) and not module.track_running_stats:
         return "has track_running_stats=False: it normalises with each batch's statistics, not fixed ones"
     if isinstance(module, (nn.AvgPool2d, nn.MaxPool2d)) and module.ceil_mode:
@@ -287,6 +296,21 @@ def _input_dtype_and_device(model: nn.Module) -> dict[str, Any]:
 
 
 @contextmanager
+def _no_fused_attention() -> Iterator[None]:
+    """Turn off torch's fused transformer kernels, so that attention runs as the modules it is made of."""
+    mha = getattr(torch.backends, "mha", None)
+    if mha is None or not hasattr(mha, "set_fastpath_enabled"):
+        yield
+        return
+    enabled = mha.get_fastpath_enabled()
+    mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        mha.set_fastpath_enabled(enabled)
+
+
+@contextmanager
 def _eval_mode(model: nn.Module) -> Iterator[None]:
     modes = {module: module.training for module in model.modules()}
     model.eval()
@@ -302,7 +326,10 @@ def _hooks(probe: _GraphProbe, model: nn.Module, modules: dict[str, nn.Module]) 
     handles = []
     try:
         for path, module in model.named_modules():
-            if path in modules:
+            if path in modules and isinstance(module, _ATTENTION):  # its masks come as keyword arguments
+                handles.append(module.register_forward_pre_hook(probe.attention_pre_hook(path), with_kwargs=True))
+                handles.append(module.register_forward_hook(probe.post_hook(path)))
+            elif path in modules:
                 handles.append(module.register_forward_pre_hook(probe.pre_hook(path)))
                 handles.append(module.register_forward_hook(probe.post_hook(path)))
             else:  # a container: its path names the additions its forward code makes
@@ -375,6 +402,26 @@ class _GraphProbe(TorchFunctionMode):
 
         return hook
 
+    def attention_pre_hook(self, path: str) -> Callable[[nn.Module, tuple[Any, ...], dict[str, Any]], None]:
+        def hook(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            step = _step(path, module)
+            query = args[0] if args else kwargs.get("query")
+            others = [*args[1:3], *(kwargs[k] for k in ("key", "value") if k in kwargs)]
+            if any(other is not query for other in others):
+                raise TopologyError(f"{step} attends to another tensor than its query: only self-attention (q = k = v) is read")
+            masks = [k for k in ("attn_mask", "key_padding_mask") if kwargs.get(k) is not None] + (
+                ["is_causal"] if kwargs.get("is_causal") else []
+            )
+            if masks or len(args) > 3:
+                raise TopologyError(
+                    f"{step} is called with {', '.join(masks) or 'a mask'}: cntgraph reads attention as uniform "
+                    "mixing over all positions (docs/METRICS.md), which a mask would contradict"
+                )
+            self._one_input(step, [query])
+            self.running = step
+
+        return hook
+
     def post_hook(self, path: str) -> Callable[[nn.Module, tuple[Any, ...], Any], None]:
         def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
             step = _step(path, module)
@@ -384,6 +431,9 @@ class _GraphProbe(TorchFunctionMode):
                 self._fold(step, path, data, output)
                 return
             sources = self._read(step, data)
+            if isinstance(module, _ATTENTION):
+                self._attention(step, path, module, data, output, sources)
+                return
             if isinstance(module, (*_LINKED, *_NORMS, *_REGISTERED_LINKS)):  # a BatchNorm not folded: one to one
                 self._link(step, path, module, data, output, sources)
                 return
@@ -416,6 +466,8 @@ class _GraphProbe(TorchFunctionMode):
             self._add(step, name, args, kwargs, output)
         elif name in _CAT_FUNCTIONS:
             self._cat(step, args, kwargs, output)
+        elif name == "mean":
+            self._mean(step, args, kwargs, self._one_input(step, tensors), output)
         elif name in _POOL_FUNCTIONS:
             data = self._one_input(step, tensors)
             pool = _POOL_FUNCTIONS[name](*args[1:], **kwargs)
@@ -482,6 +534,40 @@ class _GraphProbe(TorchFunctionMode):
         self.layers.append(dataclasses.replace(layer, sources=sources))
         self._track(step, output, (index,))
         self.unread[id(output)] = len(self.layers) - 1
+
+    def _attention(
+        self, step: str, path: str, module: nn.MultiheadAttention, data: torch.Tensor, output: Any, sources: Sources
+    ) -> None:
+        """Self-attention as three node layers: the value projection, the mixing across positions
+        (fixed, uniform: docs/METRICS.md), and the output projection."""
+        result = output[0] if isinstance(output, tuple) else output
+        shape = tuple(data.shape[1:])
+        if len(shape) != 2:
+            raise TopologyError(f"{step} gets input of shape {tuple(data.shape)}; it must be (batch, positions, features)")
+        value = self._new_node(f"{path}.value", result)
+        self.layers.append(WeightedLayer(value, path, "positionwise", shape, shape, (), (), (), 1,
+                                         module.in_proj_bias is not None, (), sources=sources))  # fmt: skip
+        mix = self._new_node(f"{path}.mix", result)
+        self.layers.append(WeightedLayer(mix, f"{path}.mix", "positions", shape, shape, (), (), (), 1, False, (), sources=(value,)))
+        out = self._new_node(f"{path}.out_proj", result)
+        self.layers.append(WeightedLayer(out, f"{path}.out_proj", "positionwise", shape, shape, (), (), (), 1,
+                                         module.out_proj.bias is not None, (), sources=(mix,)))  # fmt: skip
+        self._track(step, result, (out,))
+
+    def _mean(self, step: str, args: tuple, kwargs: dict, data: torch.Tensor, output: torch.Tensor) -> None:
+        """A mean over the positions of (batch, positions, features): fixed links of weight 1/positions."""
+        dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
+        if data.dim() != 3 or dim not in (1, -2, (1,), [1]) or kwargs.get("keepdim") or len(args) > 2:
+            raise TopologyError(
+                f"{step} is read only as a mean over the positions of (batch, positions, features), "
+                f"x.mean(dim=1), got dim={dim} on shape {tuple(data.shape)}: {_SUPPORTED_TEXT}"
+            )
+        shape = tuple(data.shape[1:])
+        index = self._new_node(self._name("mean"), output)
+        sources = self._read(step, data)
+        self.layers.append(WeightedLayer(index, self.nodes[index].name, "positions", shape, tuple(output.shape[1:]),
+                                         (), (), (), 1, False, (), sources=sources))  # fmt: skip
+        self._track(step, output, (index,))
 
     def _foldable(self, data: torch.Tensor) -> bool:
         """Whether ``data`` is the output of a Linear or Conv that nothing else has read (nor folded)."""
@@ -575,6 +661,8 @@ def _linked_layer(index: int, path: str, module: nn.Module, data: torch.Tensor, 
     if isinstance(module, _AFFINE_NORMS):
         kind = "layernorm" if isinstance(module, nn.LayerNorm) else "groupnorm"
         return WeightedLayer(index, path, kind, in_shape, out_shape, (), (), (), 1, getattr(module, "bias", None) is not None, ())
+    if isinstance(module, nn.Linear) and data.dim() == 3:  # (batch, positions, features): at every position
+        return WeightedLayer(index, path, "positionwise", in_shape, out_shape, (), (), (), 1, module.bias is not None, ())
     expected_dim = 2 if isinstance(module, nn.Linear) else 3 if isinstance(module, (nn.Conv1d, nn.ConvTranspose1d)) else 4
     if data.dim() != expected_dim:
         wanted = {2: "features", 3: "C, L", 4: "C, H, W"}[expected_dim]

@@ -19,6 +19,7 @@ from cntgraph.core.metrics import (
     layer_parameters,
     layer_strengths,
     summary_stats,
+    unit_bias,
 )
 from cntgraph.core.network import Snapshot, Topology
 from cntgraph.core.sampling import Sampler, draw
@@ -139,7 +140,7 @@ def _unit_bias(snapshot: Snapshot, index: int) -> np.ndarray:
     pixels; the sum where several biased layers feed it), NaN where no layer into it has one."""
     size = snapshot.topology.node_layers[index].size
     biases = [
-        np.repeat(bias, size // bias.size)
+        unit_bias(layer, bias)
         for layer, bias in zip(snapshot.topology.layers, snapshot.biases, strict=True)
         if layer.index == index and bias is not None
     ]

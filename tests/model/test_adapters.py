@@ -66,6 +66,7 @@ CASES = [
     (nn.AvgPool2d(3, stride=2, padding=1), (2, 7, 5)),
     (nn.AdaptiveAvgPool2d((2, 3)), (2, 4, 6)),
     (nn.AdaptiveAvgPool2d(1), (3, 5, 5)),
+    (nn.Linear(4, 3), (5, 4)),  # at every position of a (positions, features) sequence
     (nn.BatchNorm1d(4), (4,)),  # nothing to fold into: a node layer of its own, linked one to one
     (nn.BatchNorm1d(3, affine=False), (3, 5)),
     (nn.BatchNorm2d(3), (3, 4, 5)),
@@ -271,3 +272,96 @@ def test_layer_and_group_norms_are_their_affine_part_on_standardised_inputs(
     np.testing.assert_array_equal(links, np.diag(np.diag(links)))  # one link per unit, into itself
     bias = node_strength(module, shape).query("layer == 1")["s_in"].to_numpy() - links.sum(axis=1)
     np.testing.assert_allclose(links @ x.reshape(-1).numpy() + bias, output, rtol=1e-10, atol=1e-10)
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, features: int, heads: int) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(features, heads, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.attn(x, x, x, need_weights=False)[0]
+
+
+class MeanOverPositions(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(3, 2, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x).mean(dim=1)
+
+
+def test_attention_reads_as_value_uniform_mixing_and_output_projection() -> None:
+    """With query and key projections zero every score is equal, attention is uniform, and the module is
+    affine: its Jacobian and its value at 0 are those of the three node layers composed."""
+    positions, features = 5, 6
+    model = randomized(SelfAttention(features, heads=2), seed=7)
+    with torch.no_grad():
+        model.attn.in_proj_weight[: 2 * features].zero_()
+        model.attn.in_proj_bias[: 2 * features].zero_()
+    shape = (positions, features)
+    snapshot = as_snapshot(model, shape)
+    assert [(node.name, layer.kind) for node, layer in zip(snapshot.topology.node_layers[1:], snapshot.topology.layers, strict=True)] == [
+        ("attn.value", "positionwise"), ("attn.mix", "positions"), ("attn.out_proj", "positionwise")
+    ]
+    size = positions * features
+    matrices = []
+    for number in (1, 2, 3):
+        src, dst, w = layer_links(snapshot, number)
+        matrix = np.zeros((size, size))
+        matrix[dst, src] = w
+        matrices.append(matrix)
+    value, mix, out = matrices
+    np.testing.assert_allclose(out @ mix @ value, jacobian(model, shape), rtol=1e-10, atol=1e-12)
+    strengths = node_strength(snapshot)
+    bias = [strengths.query(f"layer == {layer}")["s_in"].to_numpy() - m.sum(axis=1) for layer, m in zip((1, 2, 3), matrices, strict=True)]
+    with torch.no_grad():
+        at_zero = model(torch.zeros((1, *shape), dtype=torch.float64)).reshape(-1).numpy()
+    np.testing.assert_allclose(out @ (mix @ bias[0] + bias[1]) + bias[2], at_zero, rtol=1e-10, atol=1e-12)
+
+
+def test_a_mean_over_positions_equals_its_jacobian() -> None:
+    model, shape = randomized(MeanOverPositions()), (4, 3)
+    snapshot = as_snapshot(model, shape)
+    assert [layer.kind for layer in snapshot.topology.layers] == ["positionwise", "positions"]
+    matrices = []
+    for number, (n_out, n_in) in zip((1, 2), ((8, 12), (2, 8)), strict=True):
+        src, dst, w = layer_links(snapshot, number)
+        matrix = np.zeros((n_out, n_in))
+        matrix[dst, src] = w
+        matrices.append(matrix)
+    np.testing.assert_allclose(matrices[1] @ matrices[0], jacobian(model, shape), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(matrices[1], np.kron(np.full((1, 4), 0.25), np.eye(2)))
+
+
+def test_a_transformer_encoder_layer_reads_as_its_parts() -> None:
+    layer = nn.TransformerEncoderLayer(8, nhead=2, dim_feedforward=12, batch_first=True, dropout=0.0)
+    model = nn.Sequential(nn.Linear(3, 8), layer)
+    topology = trace(model, (5, 3))
+    into = {node.name: [(w.kind, tuple(topology.node_layers[s].name for s in w.sources)) for w in topology.into(node.index)]
+            for node in topology.node_layers[1:]}  # fmt: skip
+    assert into == {
+        "0": [("positionwise", ("input",))],
+        "1.self_attn.value": [("positionwise", ("0",))],
+        "1.self_attn.mix": [("positions", ("1.self_attn.value",))],
+        "1.self_attn.out_proj": [("positionwise", ("1.self_attn.mix",))],
+        "1.add": [("identity", ("0",)), ("identity", ("1.self_attn.out_proj",))],
+        "1.norm1": [("layernorm", ("1.add",))],
+        "1.linear1": [("positionwise", ("1.norm1",))],
+        "1.linear2": [("positionwise", ("1.linear1",))],
+        "1.add_2": [("identity", ("1.norm1",)), ("identity", ("1.linear2",))],
+        "1.norm2": [("layernorm", ("1.add_2",))],
+    }
+    assert np.isfinite(node_strength(model, (5, 3))[["s_in", "s_out"]].to_numpy()).all()
+
+
+def test_attention_with_a_mask_or_another_key_is_refused() -> None:
+    class Masked(SelfAttention):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.attn(x, x, x, attn_mask=torch.ones(4, 4, dtype=torch.bool).triu(1), need_weights=False)[0]
+
+    with pytest.raises(TopologyError, match=r"module 'attn' \(MultiheadAttention\) is called with attn_mask"):
+        trace(Masked(6, 2), (4, 6))
+    with pytest.raises(TopologyError, match="has batch_first=False"):
+        trace(nn.Sequential(nn.MultiheadAttention(6, 2)), (4, 6))

@@ -14,6 +14,7 @@ from torchvision.models import mobilenet_v2, resnet18, vgg11_bn
 from cntgraph import TopStrength, Uniform, layer_fluctuation, node_strength
 from cntgraph.core.links import layer_links
 from cntgraph.core.links import stored_links as stored_links_of
+from cntgraph.core.network import Snapshot
 from cntgraph.core.sampling import Full
 from cntgraph.errors import ConfigurationError, MetricError, RecorderError, SpoolError
 from cntgraph.model.snapshot import take_snapshot
@@ -318,38 +319,73 @@ def test_a_vgg_with_batchnorm_and_pooling_records_and_reads_back(graph: Graph, r
     np.testing.assert_array_equal(strengths["s"].to_numpy(), expected["s"].to_numpy())
 
 
-@pytest.mark.neo4j
-@pytest.mark.parametrize(("build", "adds"), [(resnet18, 8), (mobilenet_v2, 10), (vgg11_bn, 0)])
-def test_torchvision_models_record_and_read_back(graph: Graph, run_name: str, build, adds: int) -> None:  # noqa: ANN001
-    """Residual additions, downsampling shortcuts, folded BatchNorms and pooling, sampled per layer."""
-    torch.manual_seed(0)
-    model = build(num_classes=10)
+def train_and_record(graph: Graph, run: str, model: nn.Module, shape: tuple[int, ...], sample: object, epochs: int = 2) -> Snapshot:
+    """A few SGD steps on random data, each captured; returns the snapshot of the last epoch."""
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
-    with Recorder(model, run_name, (3, 32, 32), graph=graph, sample=Uniform(48, seed=1), progress=False) as recorder:
-        for epoch in range(2):
+    x, y = torch.randn(8, *shape), torch.randint(0, 10, (8,))
+    with Recorder(model, run, shape, graph=graph, sample=sample, progress=False) as recorder:
+        for epoch in range(epochs):
             model.train()
             optimizer.zero_grad()
             nn.functional.cross_entropy(model(x), y).backward()
             optimizer.step()
             recorder.capture(epoch)
-    snapshot = take_snapshot(model, trace(model, (3, 32, 32)))
-    layers = graph.layers(run_name)
-    assert layers["kind"].tolist().count("add") == adds
+    return take_snapshot(model, trace(model, shape))
+
+
+def assert_stored_as_snapshot(graph: Graph, run: str, snapshot: Snapshot, epoch: int) -> None:
+    """Every stored link of ``epoch`` is the snapshot's, bit for bit, and so are the stored strengths."""
+    layers = graph.layers(run)
     assert layers["name"].tolist() == [node.name for node in snapshot.topology.node_layers]
-    samples = [np.asarray(units) for units in graph.query("read/samples", rid=rid_of(graph, run_name))["units"]]
+    samples = [np.asarray(units) for units in graph.query("read/samples", rid=rid_of(graph, run))["units"]]
     expected = pd.DataFrame(
         [(int(a), int(s), layer.index, int(d), w)
          for number, layer in enumerate(snapshot.topology.layers, start=1)
          for a, s, d, w in zip(*stored_links_of(snapshot, number, samples), strict=True)],
         columns=["src_layer", "src", "dst_layer", "dst", "w"],
     ).sort_values(["dst_layer", "dst", "src_layer", "src"], ignore_index=True)
-    stored = stored_links(graph, run_name).query("epoch == 1").drop(columns="epoch").reset_index(drop=True)
-    assert len(stored) == len(expected) > 5_000
+    stored = stored_links(graph, run).query("epoch == @epoch").drop(columns="epoch").reset_index(drop=True)
+    assert len(stored) == len(expected) > 1_000
     pd.testing.assert_frame_equal(stored, expected, check_dtype=False, check_exact=True)  # folded weights, bit for bit
-    strengths = graph.query("read/strengths", run=run_name, epochs=[1])
+    strengths = graph.query("read/strengths", run=run, epochs=[epoch])
     exact = node_strength(snapshot).merge(strengths[["layer", "unit"]], on=["layer", "unit"])
     np.testing.assert_array_equal(strengths["s"].to_numpy(), exact["s"].to_numpy())
+
+
+@pytest.mark.neo4j
+@pytest.mark.parametrize(("build", "adds"), [(resnet18, 8), (mobilenet_v2, 10), (vgg11_bn, 0)])
+def test_torchvision_models_record_and_read_back(graph: Graph, run_name: str, build, adds: int) -> None:  # noqa: ANN001
+    """Residual additions, downsampling shortcuts, folded BatchNorms and pooling, sampled per layer."""
+    torch.manual_seed(0)
+    snapshot = train_and_record(graph, run_name, build(num_classes=10), (3, 32, 32), Uniform(48, seed=1))
+    assert graph.layers(run_name)["kind"].tolist().count("add") == adds
+    assert_stored_as_snapshot(graph, run_name, snapshot, epoch=1)
+
+
+class TransformerClassifier(nn.Module):
+    """Rows of an 8x8 image as a sequence: a position-wise embedding, one encoder layer, a mean, a head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Linear(8, 16)
+        self.encoder = nn.TransformerEncoder(
+            nn.TransformerEncoderLayer(16, nhead=2, dim_feedforward=32, batch_first=True, dropout=0.0), num_layers=2
+        )
+        self.head = nn.Linear(16, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(self.embed(x)).mean(dim=1))
+
+
+@pytest.mark.neo4j
+def test_a_transformer_classifier_records_and_aggregates_in_the_database(graph: Graph, run_name: str) -> None:
+    torch.manual_seed(0)
+    snapshot = train_and_record(graph, run_name, TransformerClassifier(), (8, 8), Full())
+    kinds = graph.layers(run_name)["kind"].tolist()
+    assert kinds.count("positions") == 3 and kinds.count("add") == 4 and kinds.count("layernorm") == 4
+    assert_stored_as_snapshot(graph, run_name, snapshot, epoch=1)
+    aggregated = graph.aggregate(run_name, epochs=[1])
+    assert aggregated["s_error"].max() < 1e-9  # Cypher's strengths from the stored links equal the exact ones
 
 
 @pytest.mark.neo4j
