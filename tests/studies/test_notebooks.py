@@ -82,7 +82,7 @@ def test_quickstart_records_queries_and_plots(graph: Graph, kernel_env: Path, tm
 def test_committed_notebooks_have_no_outputs() -> None:
     notebooks = sorted(NOTEBOOKS.glob("*.ipynb"))
     assert [path.name for path in notebooks] == [
-        "01-quickstart.ipynb", "02-explore-links.ipynb", "03-ensemble.ipynb", "04-resnet.ipynb"
+        "01-quickstart.ipynb", "02-explore-links.ipynb", "03-ensemble.ipynb", "04-resnet-transformer.ipynb"
     ]
     for path in notebooks:
         notebook = nbformat.read(path, as_version=4)
@@ -128,7 +128,7 @@ def test_ensemble_analyses_a_small_population_and_records_its_extremes(graph: Gr
 def test_resnet_records_its_additions_as_a_graph(graph: Graph, kernel_env: Path, tmp_path: Path) -> None:
     run, epochs = "resnet-digits", 8
     with runs_deleted(graph, run):
-        summary = execute("04-resnet.ipynb", tmp_path)
+        summary = execute("04-resnet-transformer.ipynb", tmp_path)
         layers = graph.layers(run)
         assert summary["names"] == layers["name"].tolist() == [
             "input", "stem.0", "block1.conv1", "block1.conv2", "block1.add", "block2.conv1", "block2.conv2",
@@ -141,4 +141,11 @@ def test_resnet_records_its_additions_as_a_graph(graph: Graph, kernel_env: Path,
         assert summary["max_s_error"] < 1e-9
         fluctuation = graph.fluctuation(run)
         assert summary["last_fluctuation"] == fluctuation[fluctuation["epoch"] == epochs - 1].sort_values("layer")["fluctuation"].tolist()
+        names = graph.layers("transformer-digits")["name"].tolist()
+        assert summary["transformer_names"] == names and names[2:5] == [
+            "encoder.layers.0.self_attn.value", "encoder.layers.0.self_attn.mix", "encoder.layers.0.self_attn.out_proj"
+        ]
+        assert summary["transformer_epochs"] == list(range(epochs)) and summary["transformer_max_s_error"] < 1e-9
+        accuracies = [graph.epochs(name)["accuracy"].iloc[-1] for name in (run, "transformer-digits")]
+        assert summary["accuracies"] == accuracies and min(accuracies) > 0.5  # both learn the digits
         assert_pngs(summary["figures"], kernel_env)
