@@ -68,7 +68,8 @@ def layer_links(
     weight = snapshot.weights[layer_index - 1]
     n_src = math.prod(layer.in_shape)
     src = _units(src_units, n_src, "src_units")
-    dst = _units(dst_units, math.prod(layer.out_shape), "dst_units")
+    n_dst = math.prod(layer.out_shape)
+    dst = _units(dst_units, n_dst, "dst_units")
     if layer.kind == "linear":
         return np.tile(src, dst.size), np.repeat(dst, src.size), weight[np.ix_(dst, src)].ravel()
     if layer.kind == IDENTITY or layer.kind in NORM_KINDS:  # unit i -> unit i
@@ -76,11 +77,12 @@ def layer_links(
         per_unit = np.repeat(weight, math.prod(layer.out_shape) // weight.size)
         return both, both.copy(), per_unit[both]
     if layer.kind == ADAPTIVE_POOL:  # the windows matrix in every channel: channel-major units (c, pixel)
-        return _matrix_links(weight, weight != 0, src, dst, n_src, per_dst=_inner(weight.shape[1]))
+        return _either_end(weight, weight != 0, src, dst, n_src, n_dst, _inner)
     if layer.kind == POSITIONWISE:  # the weight at every position: units (position, feature)
-        return _matrix_links(weight, np.ones(weight.shape, dtype=bool), src, dst, n_src, per_dst=_inner(weight.shape[1]))
+        return _either_end(weight, np.ones(weight.shape, dtype=bool), src, dst, n_src, n_dst, _inner)
     if layer.kind == POSITIONS:  # the mixing for every feature: units (position, feature)
-        return _matrix_links(weight, weight != 0, src, dst, n_src, per_dst=_outer(layer.in_shape[1]))
+        features = layer.in_shape[1]
+        return _either_end(weight, weight != 0, src, dst, n_src, n_dst, lambda _: _outer(features))
     if layer.kind in TRANSPOSED_KINDS:  # the forward convolution's links, reversed
         back_src, back_dst, w = _conv2d_links(forward_conv(layer), weight, dst, src)
         order = np.lexsort((back_dst, back_src))  # by dst, then src, of the transposed layer
@@ -195,6 +197,21 @@ def _outer(features: int) -> RowsAndSources:
         return row, lambda which, col: col * features + feature[which]
 
     return rows_and_sources
+
+
+def _either_end(
+    weight: np.ndarray, linked: np.ndarray, src: np.ndarray, dst: np.ndarray, n_src: int, n_dst: int,
+    along: Callable[[int], RowsAndSources],
+) -> Links:
+    """`_matrix_links` enumerated from whichever end has fewer candidate links (an embedding's sampled
+    vocabulary entries, or its sampled outputs), ordered by dst, then src. ``along(n)`` says where a
+    matrix of ``n`` columns applies."""
+    from_dst = dst.size * linked.sum() / max(linked.shape[0], 1) <= src.size * linked.sum() / max(linked.shape[1], 1)
+    if from_dst:
+        return _matrix_links(weight, linked, src, dst, n_src, along(weight.shape[1]))
+    back_src, back_dst, w = _matrix_links(weight.T, linked.T, dst, src, n_dst, along(weight.shape[0]))
+    order = np.lexsort((back_dst, back_src))  # by dst (the transposed call's sources), then src
+    return back_dst[order], back_src[order], w[order]
 
 
 def _matrix_links(

@@ -107,6 +107,8 @@ def _layer_copy(model: nn.Module, layer: WeightedLayer) -> LayerCopy | None:
     if (links := registered_links(_module(model, layer.path))) is not None:
         return LayerCopy(*map(_clone, links))
     module = _layer_module(model, layer)
+    if isinstance(module, nn.Embedding):  # a Linear on one-hot inputs: weight (D, V)
+        return LayerCopy(_clone(module.weight.T), None)
     if isinstance(module, nn.MultiheadAttention):  # its value projection: the last third of in_proj
         size = module.embed_dim
         bias = None if module.in_proj_bias is None else module.in_proj_bias[2 * size :]
@@ -191,7 +193,7 @@ _KINDS: dict[str, tuple[type[nn.Module], ...]] = {
     "groupnorm": (nn.GroupNorm,),
     "layernorm": (nn.LayerNorm,),
     "linear": (nn.Linear,),
-    "positionwise": (nn.Linear, nn.MultiheadAttention),
+    "positionwise": (nn.Linear, nn.MultiheadAttention, nn.Embedding),
     "conv1d": (nn.Conv1d,),
     "conv2d": (nn.Conv2d,),
     "convtranspose1d": (nn.ConvTranspose1d,),

@@ -57,7 +57,7 @@ _WEIGHTED = (nn.Linear, *_CONV, *_TRANSPOSED)  # modules whose weights are links
 _POOLS = (nn.AvgPool2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)  # fixed links
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)  # folded into the weighted layer before them
 _AFFINE_NORMS = (nn.LayerNorm, nn.GroupNorm)  # their affine part: one link per unit
-_LINKED = (*_WEIGHTED, *_POOLS, *_AFFINE_NORMS)  # modules that make a node layer
+_LINKED = (*_WEIGHTED, *_POOLS, *_AFFINE_NORMS, nn.Embedding)  # modules that make a node layer
 _ELEMENTWISE = (
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
     nn.Tanh, nn.Sigmoid, nn.Hardtanh, nn.Hardsigmoid, nn.Hardswish, nn.Softplus, nn.Softsign,
@@ -290,9 +290,13 @@ def _name(path: str) -> str:
 
 
 def _input_dtype_and_device(model: nn.Module) -> dict[str, Any]:
+    """Token ids (long) for a model with an embedding, else the dtype and device of its floats."""
     tensors = (t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point())  # running stats too
     first = next(tensors, None)
-    return {} if first is None else {"dtype": first.dtype, "device": first.device}
+    device = {} if first is None else {"device": first.device}
+    if any(isinstance(m, nn.Embedding) for m in model.modules()):
+        return {"dtype": torch.long, **device}
+    return {} if first is None else {"dtype": first.dtype, **device}
 
 
 @contextmanager
@@ -434,6 +438,9 @@ class _GraphProbe(TorchFunctionMode):
             if isinstance(module, _ATTENTION):
                 self._attention(step, path, module, data, output, sources)
                 return
+            if isinstance(module, nn.Embedding):
+                self._embedding(step, path, module, data, output, sources)
+                return
             if isinstance(module, (*_LINKED, *_NORMS, *_REGISTERED_LINKS)):  # a BatchNorm not folded: one to one
                 self._link(step, path, module, data, output, sources)
                 return
@@ -553,6 +560,23 @@ class _GraphProbe(TorchFunctionMode):
         self.layers.append(WeightedLayer(out, f"{path}.out_proj", "positionwise", shape, shape, (), (), (), 1,
                                          module.out_proj.bias is not None, (), sources=(mix,)))  # fmt: skip
         self._track(step, result, (out,))
+
+    def _embedding(
+        self, step: str, path: str, module: nn.Embedding, data: torch.Tensor, output: Any, sources: Sources
+    ) -> None:
+        """An embedding of the model's input ids: a Linear on one-hot inputs, so the input's units are
+        (position, vocabulary entry) and the links (l, v) -> (l, d) weigh E[v, d]."""
+        if sources != (0,) or data.dim() != 2 or any(0 in layer.sources for layer in self.layers):
+            raise TopologyError(
+                f"{step} is read only as the first layer, on the model's input: token ids of shape (batch, positions)"
+            )
+        positions, vocabulary = data.shape[1], module.num_embeddings
+        self.nodes[0] = NodeLayer(0, "input", (positions, vocabulary), positions * vocabulary)
+        index = self._new_node(path, output)
+        in_shape, out_shape = (positions, vocabulary), tuple(output.shape[1:])
+        self.layers.append(WeightedLayer(index, path, "positionwise", in_shape, out_shape, (), (), (), 1, False, (), sources=(0,)))
+        self._track(step, output, (index,))
+        self.unread[id(output)] = len(self.layers) - 1
 
     def _mean(self, step: str, args: tuple, kwargs: dict, data: torch.Tensor, output: torch.Tensor) -> None:
         """A mean over the positions of (batch, positions, features): fixed links of weight 1/positions."""

@@ -365,3 +365,76 @@ def test_attention_with_a_mask_or_another_key_is_refused() -> None:
         trace(Masked(6, 2), (4, 6))
     with pytest.raises(TopologyError, match="has batch_first=False"):
         trace(nn.Sequential(nn.MultiheadAttention(6, 2)), (4, 6))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2), st.data())
+def test_links_between_sampled_units_are_the_jacobians_entries_whichever_end_is_smaller(case: int, data: st.DataObject) -> None:
+    """Position-wise, across-position and unequal-window layers enumerate their links from the end with
+    fewer candidates; either way the links between sampled units are the Jacobian's nonzero entries."""
+    module, shape = [
+        (nn.Linear(5, 7), (3, 5)),
+        (nn.AdaptiveAvgPool2d((2, 3)), (2, 5, 7)),
+        (MeanOverPositions(), (4, 3)),
+    ][case]
+    module = randomized(module, seed=case)
+    snapshot = as_snapshot(module, shape)
+    number = len(snapshot.topology.layers)  # the layer under test is the last
+    layer = snapshot.topology.layers[number - 1]
+    n_in, n_out = int(np.prod(layer.in_shape)), int(np.prod(layer.out_shape))
+    src = np.array(sorted(data.draw(st.sets(st.integers(0, n_in - 1), max_size=n_in))), dtype=np.int64)
+    dst = np.array(sorted(data.draw(st.sets(st.integers(0, n_out - 1), max_size=n_out))), dtype=np.int64)
+    got_src, got_dst, w = layer_links(snapshot, number, src, dst)
+    full = np.zeros((n_out, n_in))
+    full_src, full_dst, full_w = layer_links(snapshot, number)
+    full[full_dst, full_src] = full_w
+    if number == 1:  # a single module: its Jacobian is the oracle
+        np.testing.assert_allclose(full, jacobian(module, shape), rtol=1e-12, atol=1e-12)
+    expected = [(int(s), int(d)) for d in dst for s in src if full[d, s] != 0]
+    assert list(zip(got_src.tolist(), got_dst.tolist(), strict=True)) == sorted(expected, key=lambda p: (p[1], p[0]))
+    np.testing.assert_array_equal(w, [full[d, s] for s, d in zip(got_src, got_dst, strict=True)])
+
+
+class TokenClassifier(nn.Module):
+    def __init__(self, vocabulary: int = 11, features: int = 6) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocabulary, features)
+        self.encoder = nn.TransformerEncoderLayer(features, nhead=2, dim_feedforward=8, batch_first=True, dropout=0.0)
+        self.head = nn.Linear(features, 3)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(self.embed(ids)).mean(dim=1))
+
+
+def test_an_embedding_is_a_linear_layer_on_one_hot_inputs() -> None:
+    """The input's units are (position, vocabulary entry); the embedding's links applied to the one-hot
+    encoding of any ids give the embedding's output, and equal the Jacobian of one_hot @ E."""
+    model = randomized(TokenClassifier())
+    positions, vocabulary, features = 4, 11, 6
+    snapshot = as_snapshot(model, (positions,))
+    assert snapshot.topology.node_layers[0].shape == (positions, vocabulary)
+    src, dst, w = layer_links(snapshot, 1)
+    links = np.zeros((positions * features, positions * vocabulary))
+    links[dst, src] = w
+    table = model.embed.weight.detach()
+    one_hot_map = torch.autograd.functional.jacobian(lambda x: (x @ table).reshape(-1), torch.zeros(positions, vocabulary, dtype=torch.float64))
+    np.testing.assert_array_equal(links, one_hot_map.reshape(positions * features, -1).numpy())
+    ids = torch.tensor([[3, 0, 10, 3]])
+    one_hot = nn.functional.one_hot(ids[0], vocabulary).double().reshape(-1).numpy()
+    with torch.no_grad():
+        np.testing.assert_allclose(links @ one_hot, model.embed(ids).reshape(-1).numpy(), rtol=1e-12)
+    s_out = node_strength(snapshot).query("layer == 0")["s_out"].to_numpy().reshape(positions, vocabulary)
+    np.testing.assert_allclose(s_out, np.tile(table.sum(dim=1).numpy(), (positions, 1)), rtol=1e-12)
+
+
+def test_an_embedding_that_is_not_the_first_layer_is_refused() -> None:
+    class Twice(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Embedding(5, 4), nn.Embedding(5, 4)
+
+        def forward(self, ids: torch.Tensor) -> torch.Tensor:
+            return self.a(ids) + self.b(ids)
+
+    with pytest.raises(TopologyError, match=r"module 'b' \(Embedding\) is read only as the first layer"):
+        trace(Twice(), (3,))

@@ -25,6 +25,7 @@ from cntgraph.records.build import build_records, new_layout
 from cntgraph.records.spool import load, save
 from cntgraph.store.graph import Graph
 from tests.conftest import stored_links
+from tests.model.test_adapters import TokenClassifier
 
 pytestmark = pytest.mark.neo4j
 
@@ -319,10 +320,14 @@ def test_a_vgg_with_batchnorm_and_pooling_records_and_reads_back(graph: Graph, r
     np.testing.assert_array_equal(strengths["s"].to_numpy(), expected["s"].to_numpy())
 
 
-def train_and_record(graph: Graph, run: str, model: nn.Module, shape: tuple[int, ...], sample: object, epochs: int = 2) -> Snapshot:
-    """A few SGD steps on random data, each captured; returns the snapshot of the last epoch."""
+def train_and_record(
+    graph: Graph, run: str, model: nn.Module, shape: tuple[int, ...], sample: object, epochs: int = 2, tokens: int = 0
+) -> Snapshot:
+    """A few SGD steps on random data (token ids below ``tokens`` if given), each captured; returns the
+    snapshot of the last epoch."""
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    x, y = torch.randn(8, *shape), torch.randint(0, 10, (8,))
+    x = torch.randint(0, tokens, (8, *shape)) if tokens else torch.randn(8, *shape)
+    y = torch.randint(0, 3, (8,))
     with Recorder(model, run, shape, graph=graph, sample=sample, progress=False) as recorder:
         for epoch in range(epochs):
             model.train()
@@ -386,6 +391,16 @@ def test_a_transformer_classifier_records_and_aggregates_in_the_database(graph: 
     assert_stored_as_snapshot(graph, run_name, snapshot, epoch=1)
     aggregated = graph.aggregate(run_name, epochs=[1])
     assert aggregated["s_error"].max() < 1e-9  # Cypher's strengths from the stored links equal the exact ones
+
+
+@pytest.mark.neo4j
+def test_a_token_transformer_records_its_vocabulary_as_input_units(graph: Graph, run_name: str) -> None:
+    torch.manual_seed(0)
+    model = TokenClassifier(vocabulary=50, features=8)
+    snapshot = train_and_record(graph, run_name, model, (6,), Uniform(64, seed=2), tokens=50)
+    layers = graph.layers(run_name)
+    assert layers["shape"][0] == [6, 50] and layers["sampled"][0] == 64  # (position, vocabulary entry) units
+    assert_stored_as_snapshot(graph, run_name, snapshot, epoch=1)
 
 
 @pytest.mark.neo4j
