@@ -48,7 +48,7 @@ ADAPTIVE_POOL = "adaptivepool2d"
 #: (l, i) -> (l, j) of weight W[j, i], the same matrix at every position
 POSITIONWISE = "positionwise"
 #: a fixed uniform mixing across the positions of a sequence, feature by feature: links (m, d) -> (l, d)
-#: of weight 1/L_in from every input position m (attention read without data; a mean over positions)
+#: of weight 1/L_in from every input position m (a mean over positions)
 POSITIONS = "positions"
 #: normalisations read as one link per unit, unit i -> unit i, with the weight of the affine map they
 #: apply: a BatchNorm not folded (per channel: gamma / sqrt(running_var + eps), bias beta -

@@ -545,8 +545,9 @@ class _GraphProbe(TorchFunctionMode):
     def _attention(
         self, step: str, path: str, module: nn.MultiheadAttention, data: torch.Tensor, output: Any, sources: Sources
     ) -> None:
-        """Self-attention as three node layers: the value projection, the mixing across positions
-        (fixed, uniform: docs/METRICS.md), and the output projection."""
+        """Self-attention as two node layers: the value projection and the output projection. The
+        mixing across positions depends on the data, so it is no link: it is read as wiring that
+        keeps each position (docs/METRICS.md)."""
         result = output[0] if isinstance(output, tuple) else output
         shape = tuple(data.shape[1:])
         if len(shape) != 2:
@@ -554,11 +555,9 @@ class _GraphProbe(TorchFunctionMode):
         value = self._new_node(f"{path}.value", result)
         self.layers.append(WeightedLayer(value, path, "positionwise", shape, shape, (), (), (), 1,
                                          module.in_proj_bias is not None, (), sources=sources))  # fmt: skip
-        mix = self._new_node(f"{path}.mix", result)
-        self.layers.append(WeightedLayer(mix, f"{path}.mix", "positions", shape, shape, (), (), (), 1, False, (), sources=(value,)))
         out = self._new_node(f"{path}.out_proj", result)
         self.layers.append(WeightedLayer(out, f"{path}.out_proj", "positionwise", shape, shape, (), (), (), 1,
-                                         module.out_proj.bias is not None, (), sources=(mix,)))  # fmt: skip
+                                         module.out_proj.bias is not None, (), sources=(value,)))  # fmt: skip
         self._track(step, result, (out,))
 
     def _embedding(

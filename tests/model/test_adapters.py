@@ -292,33 +292,31 @@ class MeanOverPositions(nn.Module):
         return self.fc(x).mean(dim=1)
 
 
-def test_attention_reads_as_value_uniform_mixing_and_output_projection() -> None:
-    """With query and key projections zero every score is equal, attention is uniform, and the module is
-    affine: its Jacobian and its value at 0 are those of the three node layers composed."""
-    positions, features = 5, 6
+def test_attention_reads_as_its_value_and_output_projections() -> None:
+    """On a sequence of one position attention is exactly out_proj(value(x)): the two node layers' links
+    composed are the module's Jacobian, and their biases its value at 0. On longer sequences the mixing
+    across positions is wiring that keeps each position."""
+    features = 6
     model = randomized(SelfAttention(features, heads=2), seed=7)
-    with torch.no_grad():
-        model.attn.in_proj_weight[: 2 * features].zero_()
-        model.attn.in_proj_bias[: 2 * features].zero_()
-    shape = (positions, features)
-    snapshot = as_snapshot(model, shape)
+    snapshot = as_snapshot(model, (1, features))
     assert [(node.name, layer.kind) for node, layer in zip(snapshot.topology.node_layers[1:], snapshot.topology.layers, strict=True)] == [
-        ("attn.value", "positionwise"), ("attn.mix", "positions"), ("attn.out_proj", "positionwise")
+        ("attn.value", "positionwise"), ("attn.out_proj", "positionwise")
     ]
-    size = positions * features
     matrices = []
-    for number in (1, 2, 3):
+    for number in (1, 2):
         src, dst, w = layer_links(snapshot, number)
-        matrix = np.zeros((size, size))
+        matrix = np.zeros((features, features))
         matrix[dst, src] = w
         matrices.append(matrix)
-    value, mix, out = matrices
-    np.testing.assert_allclose(out @ mix @ value, jacobian(model, shape), rtol=1e-10, atol=1e-12)
+    value, out = matrices
+    np.testing.assert_allclose(out @ value, jacobian(model, (1, features)), rtol=1e-10, atol=1e-12)
     strengths = node_strength(snapshot)
-    bias = [strengths.query(f"layer == {layer}")["s_in"].to_numpy() - m.sum(axis=1) for layer, m in zip((1, 2, 3), matrices, strict=True)]
+    bias = [strengths.query(f"layer == {layer}")["s_in"].to_numpy() - m.sum(axis=1) for layer, m in zip((1, 2), matrices, strict=True)]
     with torch.no_grad():
-        at_zero = model(torch.zeros((1, *shape), dtype=torch.float64)).reshape(-1).numpy()
-    np.testing.assert_allclose(out @ (mix @ bias[0] + bias[1]) + bias[2], at_zero, rtol=1e-10, atol=1e-12)
+        at_zero = model(torch.zeros((1, 1, features), dtype=torch.float64)).reshape(-1).numpy()
+    np.testing.assert_allclose(out @ bias[0] + bias[1], at_zero, rtol=1e-10, atol=1e-12)
+    src, dst, _ = layer_links(as_snapshot(model, (4, features)), 2)
+    assert (src // features == dst // features).all()  # out_proj links stay within a position
 
 
 def test_a_mean_over_positions_equals_its_jacobian() -> None:
@@ -344,8 +342,7 @@ def test_a_transformer_encoder_layer_reads_as_its_parts() -> None:
     assert into == {
         "0": [("positionwise", ("input",))],
         "1.self_attn.value": [("positionwise", ("0",))],
-        "1.self_attn.mix": [("positions", ("1.self_attn.value",))],
-        "1.self_attn.out_proj": [("positionwise", ("1.self_attn.mix",))],
+        "1.self_attn.out_proj": [("positionwise", ("1.self_attn.value",))],
         "1.add": [("identity", ("0",)), ("identity", ("1.self_attn.out_proj",))],
         "1.norm1": [("layernorm", ("1.add",))],
         "1.linear1": [("positionwise", ("1.norm1",))],
