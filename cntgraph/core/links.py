@@ -84,10 +84,10 @@ def layer_links(
         features = layer.in_shape[1]
         return _either_end(weight, weight != 0, src, dst, n_src, n_dst, lambda _: _outer(features))
     if layer.kind in TRANSPOSED_KINDS:  # the forward convolution's links, reversed
-        back_src, back_dst, w = _conv2d_links(forward_conv(layer), weight, dst, src)
+        back_src, back_dst, w = _conv_links(forward_conv(layer), weight, dst, src)
         order = np.lexsort((back_dst, back_src))  # by dst, then src, of the transposed layer
         return back_dst[order], back_src[order], w[order]
-    return _conv2d_links(layer, weight, src, dst)
+    return _conv_links(layer, weight, src, dst)
 
 
 def stored_links(snapshot: Snapshot, layer_index: int, samples: Sequence[np.ndarray]) -> SourcedLinks:
@@ -125,7 +125,7 @@ def _units(units: npt.ArrayLike | None, size: int, name: str) -> np.ndarray:
     return array
 
 
-def _conv2d_links(layer: WeightedLayer, weight: np.ndarray, src: np.ndarray, dst: np.ndarray) -> Links:
+def _conv_links(layer: WeightedLayer, weight: np.ndarray, src: np.ndarray, dst: np.ndarray) -> Links:
     """Enumerate the links at whichever end has fewer candidates, keep those whose other end is wanted."""
     per_dst = (layer.in_shape[0] // layer.groups) * math.prod(layer.kernel_size)
     per_src = (layer.out_shape[0] // layer.groups) * math.prod(layer.kernel_size)
@@ -144,34 +144,38 @@ def _conv2d_links(layer: WeightedLayer, weight: np.ndarray, src: np.ndarray, dst
 
 
 def _links_into(layer: WeightedLayer, dst: np.ndarray) -> Links:
-    """(src, dst, flat kernel index) of every link into ``dst``, ordered by dst then src."""
-    (c_in, height, width), c_out_total = layer.in_shape, layer.out_shape[0]
-    c_in_group, c_out_group = c_in // layer.groups, c_out_total // layer.groups
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = layer.kernel_size, layer.stride, layer.padding, layer.dilation
-    c_out, y, x = (a[:, None] for a in np.unravel_index(dst, layer.out_shape))
-    offset = np.arange(c_in_group * kh * kw)[None, :]  # (channel in group, u, v), flat
-    channel, u, v = np.unravel_index(offset, (c_in_group, kh, kw))
-    row, col = y * sh - ph + u * dh, x * sw - pw + v * dw
-    inside = (row >= 0) & (row < height) & (col >= 0) & (col < width)
-    src = (((c_out // c_out_group) * c_in_group + channel) * height + row) * width + col
+    """(src, dst, flat kernel index) of every link into ``dst``, ordered by dst then src (any number of spatial axes)."""
+    c_in, spatial_in, kernel = layer.in_shape[0], layer.in_shape[1:], layer.kernel_size
+    c_in_group, c_out_group = c_in // layer.groups, layer.out_shape[0] // layer.groups
+    c_out, *out_pos = (a[:, None] for a in np.unravel_index(dst, layer.out_shape))
+    offset = np.arange(c_in_group * math.prod(kernel))[None, :]  # (channel in group, *taps), flat
+    channel, *taps = np.unravel_index(offset, (c_in_group, *kernel))
+    src = (c_out // c_out_group) * c_in_group + channel
+    inside = np.ones((dst.size, offset.size), dtype=bool)
+    for y, u, n, stride, pad, dilation in zip(out_pos, taps, spatial_in, layer.stride, layer.padding, layer.dilation, strict=True):
+        position = y * stride - pad + u * dilation
+        inside &= (position >= 0) & (position < n)
+        src = src * n + position
     kernel_index = c_out * offset.size + offset
     return src[inside], np.broadcast_to(dst[:, None], inside.shape)[inside], kernel_index[inside]
 
 
 def _links_out_of(layer: WeightedLayer, src: np.ndarray) -> Links:
-    """(src, dst, flat kernel index) of every link out of ``src``, unordered."""
+    """(src, dst, flat kernel index) of every link out of ``src``, unordered (any number of spatial axes)."""
     c_in_group, c_out_group = layer.in_shape[0] // layer.groups, layer.out_shape[0] // layer.groups
-    _, out_height, out_width = layer.out_shape
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = layer.kernel_size, layer.stride, layer.padding, layer.dilation
-    c_in, p, q = (a[:, None] for a in np.unravel_index(src, layer.in_shape))
-    out_channel, u, v = np.unravel_index(np.arange(c_out_group * kh * kw)[None, :], (c_out_group, kh, kw))
-    row_steps, col_steps = p + ph - u * dh, q + pw - v * dw  # = y * stride, x * stride for a link
-    y, x = row_steps // sh, col_steps // sw
-    linked = (row_steps % sh == 0) & (col_steps % sw == 0)
-    linked &= (y >= 0) & (y < out_height) & (x >= 0) & (x < out_width)
+    kernel = layer.kernel_size
+    c_in, *in_pos = (a[:, None] for a in np.unravel_index(src, layer.in_shape))
+    out_channel, *taps = np.unravel_index(np.arange(c_out_group * math.prod(kernel))[None, :], (c_out_group, *kernel))
     c_out = (c_in // c_in_group) * c_out_group + out_channel
-    dst = (c_out * out_height + y) * out_width + x
-    kernel_index = ((c_out * c_in_group + c_in % c_in_group) * kh + u) * kw + v
+    dst, kernel_index = c_out, c_out * c_in_group + c_in % c_in_group
+    linked = np.ones(np.broadcast_shapes(src[:, None].shape, out_channel.shape), dtype=bool)
+    for p, u, n, k, stride, pad, dilation in zip(in_pos, taps, layer.out_shape[1:], kernel, layer.stride, layer.padding,
+                                                 layer.dilation, strict=True):  # fmt: skip
+        steps = p + pad - u * dilation  # = y * stride for a link
+        y = steps // stride
+        linked &= (steps % stride == 0) & (y >= 0) & (y < n)
+        dst = dst * n + y
+        kernel_index = kernel_index * k + u
     return np.broadcast_to(src[:, None], linked.shape)[linked], dst[linked], kernel_index[linked]
 
 

@@ -297,35 +297,36 @@ def _link_strengths(layer: WeightedLayer, weight: np.ndarray, bias: np.ndarray |
         s_in = weight.sum(axis=1)
         return Strengths(s_in if bias is None else s_in + bias, weight.sum(axis=0))
     if layer.kind in TRANSPOSED_KINDS:  # the forward convolution's sums, roles swapped
-        into_inputs, out_of_outputs = _conv2d_strengths(forward_conv(layer), weight, None)
+        into_inputs, out_of_outputs = _conv_strengths(forward_conv(layer), weight, None)
         pixels = math.prod(layer.out_shape[1:])
         s_in = out_of_outputs if bias is None else out_of_outputs + np.repeat(bias, pixels)
         return Strengths(s_in, into_inputs)
-    return _conv2d_strengths(layer, weight, bias)
+    return _conv_strengths(layer, weight, bias)
 
 
-def _conv2d_strengths(layer: WeightedLayer, weight: np.ndarray, bias: np.ndarray | None) -> Strengths:
-    """Exact conv strengths, links into padding excluded, by separable sums in numpy.
+def _conv_strengths(layer: WeightedLayer, weight: np.ndarray, bias: np.ndarray | None) -> Strengths:
+    """Exact conv strengths (any number of spatial axes), links into padding excluded, by separable sums.
 
     A link (c_in, p, q) -> (c_out, y, x) through kernel tap (u, v) exists when the channels share a
-    group, p = y*s - pad + u*d is a row of the input, and q likewise a column. The row and the
-    column conditions are independent, so with ``K_in`` the kernel summed over input channels,
-    ``s_in[c_out, y, x] = b + sum_uv rows[y, u] K_in[c_out, u, v] cols[x, v]``, and ``s_out`` the
-    same with ``K_out`` summed over each group's output channels. These are the sums of the spec's
-    ``conv2d``/``conv_transpose2d`` of ones, in O(C H W k) single-threaded work, which does not
-    compete with a training process for torch's threads.
+    group, p = y*s - pad + u*d is a row of the input, and q likewise a column (and so on for a third
+    axis). The axes' conditions are independent, so with ``K_in`` the kernel summed over input
+    channels, ``s_in[c_out, y, x] = b + sum_uv rows[y, u] K_in[c_out, u, v] cols[x, v]``, and
+    ``s_out`` the same with ``K_out`` summed over each group's output channels. These are the sums
+    of the spec's ``conv2d``/``conv_transpose2d`` of ones, in O(C H W k) single-threaded work, which
+    does not compete with a training process for torch's threads.
     """
-    (c_in, height, width), (c_out, out_height, out_width) = layer.in_shape, layer.out_shape
-    kernel_hw = weight.shape[2:]
-    k_in = weight.sum(axis=1)  # (C_out, kh, kw)
-    k_out = weight.reshape(layer.groups, c_out // layer.groups, -1, *kernel_hw).sum(axis=1)
-    k_out = k_out.reshape(c_in, *kernel_hw)  # (C_in, kh, kw)
-    rows_into, rows_out_of = _axis_taps(height, out_height, layer, axis=0)
-    cols_into, cols_out_of = _axis_taps(width, out_width, layer, axis=1)
-    s_in = np.einsum("cyv,xv->cyx", np.einsum("yu,cuv->cyv", rows_into, k_in), cols_into)
+    c_in, c_out = layer.in_shape[0], layer.out_shape[0]
+    kernel = weight.shape[2:]
+    k_in = weight.sum(axis=1)  # (C_out, *kernel)
+    k_out = weight.reshape(layer.groups, c_out // layer.groups, -1, *kernel).sum(axis=1).reshape(c_in, *kernel)
+    taps = [_axis_taps(n_in, n_out, layer, axis)
+            for axis, (n_in, n_out) in enumerate(zip(layer.in_shape[1:], layer.out_shape[1:], strict=True))]  # fmt: skip
+    s_in, s_out = k_in, k_out
+    for axis, (into, out_of) in enumerate(taps):  # contract kernel axis 1 + axis with the positions it reaches
+        s_in = np.moveaxis(np.tensordot(s_in, into, axes=([1 + axis], [1])), -1, 1 + axis)
+        s_out = np.moveaxis(np.tensordot(s_out, out_of, axes=([1 + axis], [1])), -1, 1 + axis)
     if bias is not None:
-        s_in += bias[:, None, None]
-    s_out = np.einsum("cpv,qv->cpq", np.einsum("pu,cuv->cpv", rows_out_of, k_out), cols_out_of)
+        s_in = s_in + bias.reshape(-1, *([1] * len(kernel)))
     return Strengths(s_in.reshape(-1), s_out.reshape(-1))
 
 

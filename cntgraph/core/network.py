@@ -37,7 +37,7 @@ class NodeLayer:
 
 
 #: the kinds of layer whose links follow a kernel over (C, H, W) units, as a Conv2d's do
-KERNEL_KINDS = frozenset({"conv1d", "conv2d", "avgpool2d", "maxpool2d", "convtranspose1d", "convtranspose2d"})
+KERNEL_KINDS = frozenset({"conv1d", "conv2d", "conv3d", "avgpool2d", "maxpool2d", "convtranspose1d", "convtranspose2d"})
 #: links that join each unit of a node layer to the unit of the same index of another, weight 1:
 #: one set per operand of a residual addition
 IDENTITY = "identity"
@@ -93,7 +93,7 @@ class WeightedLayer:
     index: int
     path: str
     kind: Literal[
-        "linear", "conv1d", "conv2d", "avgpool2d", "maxpool2d", "convtranspose1d", "convtranspose2d", "identity",
+        "linear", "conv1d", "conv2d", "conv3d", "avgpool2d", "maxpool2d", "convtranspose1d", "convtranspose2d", "identity",
         "adaptivepool2d", "batchnorm", "groupnorm", "layernorm", "positionwise", "positions",
     ]
     in_shape: tuple[int, ...]

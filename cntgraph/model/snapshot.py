@@ -120,7 +120,7 @@ def _layer_copy(model: nn.Module, layer: WeightedLayer) -> LayerCopy | None:
 
 
 def _norm_copy(path: str, norm: nn.Module) -> NormCopy:
-    if not isinstance(norm, (nn.BatchNorm1d, nn.BatchNorm2d)) or norm.running_var is None or norm.running_mean is None:
+    if not isinstance(norm, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)) or norm.running_var is None or norm.running_mean is None:
         raise TopologyError(f"module {path!r} is not the BatchNorm with running statistics the topology reads")
     return NormCopy(_clone(norm.running_mean), _clone(norm.running_var), _clone(norm.weight), _clone(norm.bias), float(norm.eps))  # type: ignore[arg-type]
 
@@ -189,13 +189,14 @@ def to_float64(tensor: torch.Tensor) -> np.ndarray:
 
 
 _KINDS: dict[str, tuple[type[nn.Module], ...]] = {
-    "batchnorm": (nn.BatchNorm1d, nn.BatchNorm2d),
+    "batchnorm": (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d),
     "groupnorm": (nn.GroupNorm,),
     "layernorm": (nn.LayerNorm,),
     "linear": (nn.Linear,),
     "positionwise": (nn.Linear, nn.MultiheadAttention, nn.Embedding),
     "conv1d": (nn.Conv1d,),
     "conv2d": (nn.Conv2d,),
+    "conv3d": (nn.Conv3d,),
     "convtranspose1d": (nn.ConvTranspose1d,),
     "convtranspose2d": (nn.ConvTranspose2d,),
 }

@@ -51,11 +51,11 @@ from cntgraph.errors import ConfigurationError, TopologyError
 
 __all__ = ["LinkAdapter", "register_links", "register_wiring", "trace", "weighted_modules"]
 
-_CONV = (nn.Conv1d, nn.Conv2d)
+_CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d)
 _WEIGHTED = (nn.Linear, *_CONV, *_TRANSPOSED)  # modules whose weights are links
 _POOLS = (nn.AvgPool2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)  # fixed links
-_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)  # folded into the weighted layer before them
+_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)  # folded into the weighted layer before them
 _AFFINE_NORMS = (nn.LayerNorm, nn.GroupNorm)  # their affine part: one link per unit
 _LINKED = (*_WEIGHTED, *_POOLS, *_AFFINE_NORMS, nn.Embedding)  # modules that make a node layer
 _ELEMENTWISE = (
@@ -86,8 +86,8 @@ _OUTPUT_FUNCTIONS = frozenset({"softmax", "log_softmax"})
 _SAME_SHAPE_FUNCTIONS = _ELEMENTWISE_FUNCTIONS | _OUTPUT_FUNCTIONS
 
 _SUPPORTED_TEXT = (
-    "cntgraph reads nn.Linear, nn.Conv1d, nn.Conv2d (padding_mode='zeros'), nn.ConvTranspose1d/2d, "
-    "nn.BatchNorm1d/2d (folded into the layer before it, else one-to-one links), nn.AvgPool2d/MaxPool2d and "
+    "cntgraph reads nn.Linear, nn.Conv1d/2d/3d (padding_mode='zeros'), nn.ConvTranspose1d/2d, "
+    "nn.BatchNorm1d/2d/3d (folded into the layer before it, else one-to-one links), nn.AvgPool2d/MaxPool2d and "
     "their adaptive forms, residual additions (a + b) and concatenations of channels (torch.cat on "
     "dim 1), joined by parameter-free elementwise modules, Dropout, Identity and Flatten, with "
     "Softmax/LogSoftmax only as the last step (see the README's table of module types)"
@@ -671,7 +671,7 @@ def _check_batch_kept(step: str, output: torch.Tensor) -> None:
 
 
 #: the kinds a BatchNorm may be folded into
-_FOLDABLE = frozenset({"linear", "conv1d", "conv2d"})
+_FOLDABLE = frozenset({"linear", "conv1d", "conv2d", "conv3d"})
 
 
 def _linked_layer(index: int, path: str, module: nn.Module, data: torch.Tensor, output: torch.Tensor) -> WeightedLayer:
@@ -686,9 +686,12 @@ def _linked_layer(index: int, path: str, module: nn.Module, data: torch.Tensor, 
         return WeightedLayer(index, path, kind, in_shape, out_shape, (), (), (), 1, getattr(module, "bias", None) is not None, ())
     if isinstance(module, nn.Linear) and data.dim() == 3:  # (batch, positions, features): at every position
         return WeightedLayer(index, path, "positionwise", in_shape, out_shape, (), (), (), 1, module.bias is not None, ())
-    expected_dim = 2 if isinstance(module, nn.Linear) else 3 if isinstance(module, (nn.Conv1d, nn.ConvTranspose1d)) else 4
+    expected_dim = (
+        2 if isinstance(module, nn.Linear) else 3 if isinstance(module, (nn.Conv1d, nn.ConvTranspose1d))
+        else 5 if isinstance(module, nn.Conv3d) else 4
+    )  # fmt: skip
     if data.dim() != expected_dim:
-        wanted = {2: "features", 3: "C, L", 4: "C, H, W"}[expected_dim]
+        wanted = {2: "features", 3: "C, L", 4: "C, H, W", 5: "C, D, H, W"}[expected_dim]
         raise TopologyError(
             f"module {_name(path)} ({type(module).__name__}) gets input of shape {tuple(data.shape)}; "
             f"it must be (batch, {wanted}), e.g. add nn.Flatten"
@@ -712,9 +715,9 @@ def _linked_layer(index: int, path: str, module: nn.Module, data: torch.Tensor, 
             dilation=lift(module.dilation), groups=module.groups, has_bias=module.bias is not None,
             kernel_size=lift(module.kernel_size),
         )  # fmt: skip
-    if isinstance(module, nn.Conv2d):
+    if isinstance(module, (nn.Conv2d, nn.Conv3d)):
         return WeightedLayer(
-            index, path, "conv2d", in_shape, out_shape,
+            index, path, "conv2d" if isinstance(module, nn.Conv2d) else "conv3d", in_shape, out_shape,
             stride=tuple(module.stride), padding=_padding_before(module), dilation=tuple(module.dilation),
             groups=module.groups, has_bias=module.bias is not None, kernel_size=tuple(module.kernel_size),
         )  # fmt: skip

@@ -66,6 +66,10 @@ CASES = [
     (nn.AvgPool2d(3, stride=2, padding=1), (2, 7, 5)),
     (nn.AdaptiveAvgPool2d((2, 3)), (2, 4, 6)),
     (nn.AdaptiveAvgPool2d(1), (3, 5, 5)),
+    (nn.Conv3d(2, 4, 3, padding=1), (2, 3, 4, 5)),
+    (nn.Conv3d(4, 6, (2, 3, 1), stride=(2, 1, 2), padding="valid", dilation=(1, 2, 1), groups=2, bias=False), (4, 5, 6, 3)),
+    (nn.Conv3d(2, 3, 3, padding="same", dilation=2), (2, 4, 4, 5)),
+    (nn.Sequential(nn.Conv3d(2, 3, 2, bias=False), nn.BatchNorm3d(3)), (2, 3, 3, 3)),
     (nn.Linear(4, 3), (5, 4)),  # at every position of a (positions, features) sequence
     (nn.BatchNorm1d(4), (4,)),  # nothing to fold into: a node layer of its own, linked one to one
     (nn.BatchNorm1d(3, affine=False), (3, 5)),
@@ -365,14 +369,15 @@ def test_attention_with_a_mask_or_another_key_is_refused() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(0, 2), st.data())
+@given(st.integers(0, 3), st.data())
 def test_links_between_sampled_units_are_the_jacobians_entries_whichever_end_is_smaller(case: int, data: st.DataObject) -> None:
-    """Position-wise, across-position and unequal-window layers enumerate their links from the end with
-    fewer candidates; either way the links between sampled units are the Jacobian's nonzero entries."""
+    """Position-wise, across-position, unequal-window and 3-d convolution layers enumerate their links from
+    the end with fewer candidates; either way the links between sampled units are the Jacobian's nonzero entries."""
     module, shape = [
         (nn.Linear(5, 7), (3, 5)),
         (nn.AdaptiveAvgPool2d((2, 3)), (2, 5, 7)),
         (MeanOverPositions(), (4, 3)),
+        (nn.Conv3d(2, 3, 2, stride=2, padding=1, groups=1), (2, 3, 4, 3)),
     ][case]
     module = randomized(module, seed=case)
     snapshot = as_snapshot(module, shape)
