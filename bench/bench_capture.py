@@ -25,6 +25,7 @@ from common import (
     bench_server,
     load_average,
     machine,
+    spread,
     stop_on_sigterm,
 )
 from torch import nn
@@ -35,12 +36,6 @@ from cntgraph.recording.recorder import Recorder
 from cntgraph.store.graph import Graph
 
 SHAPE, CLASSES, BATCH = (3, 32, 32), 10, 64
-
-
-def spread(values: list[float], scale: float = 1.0, unit: str = "", digits: int = 1) -> str:
-    """The median and the range of ``values``."""
-    med, low, high = (scale * v for v in (statistics.median(values), min(values), max(values)))
-    return f"{med:.{digits}f}{unit} ({low:.{digits}f}-{high:.{digits}f})"
 
 
 def capture_blocking(graph: Graph, calls: int) -> list[str]:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from common import machine
+from common import machine, spread
 from torch import nn
 
 from cntgraph.core.links import layer_links
@@ -208,12 +208,11 @@ def bench_torchvision(repeat: int) -> list[str]:
         ratios = [s / f for s, f in zip(times["node_strength"], times["forward"], strict=True)]
 
         def cell(name: str) -> str:
-            values = times[name]
-            return f"{statistics.median(values) * 1e3:.0f} ms ({min(values) * 1e3:.0f}-{max(values) * 1e3:.0f})"
+            return spread(times[name], 1e3, " ms", digits=0)
 
         rows.append(
-            f"| {build.__name__} | {cell('forward')} | {cell('node_strength')} | **{statistics.median(ratios):.1f}x** "
-            f"({min(ratios):.1f}-{max(ratios):.1f}) | {cell('trace')} | {cell('snapshot')} | {cell('strengths')} |"
+            f"| {build.__name__} | {cell('forward')} | {cell('node_strength')} | **{spread(ratios, unit='x')}** "
+            f"| {cell('trace')} | {cell('snapshot')} | {cell('strengths')} |"
         )
     return rows
 

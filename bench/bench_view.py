@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
-from common import add_server_arguments, bench_server, load_average, machine
+from common import add_server_arguments, bench_server, load_average, machine, spread
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -117,7 +116,7 @@ def main() -> None:
                 times = [measure_run(driver, graph, run) for _ in range(args.repeat)]
                 firsts, redraws = [t[0] for t in times], [t[1] for t in times]
                 stored = len(graph.query("query/epoch_links", run=run, epoch=graph.complete_epochs(run)[-1]))
-                print(f"| {run} | {times[0][2]:,} | {stored:,} | {times[0][3]:,} | {_spread(firsts)} | {_spread(redraws)} |")
+                print(f"| {run} | {times[0][2]:,} | {stored:,} | {times[0][3]:,} | {spread(firsts, unit=' s', digits=2)} | {spread(redraws, unit=' s', digits=2)} |")
         finally:
             driver.quit()
 
@@ -129,10 +128,6 @@ def measure_run(driver: Any, graph: Graph, run: str) -> tuple[float, float, int,
         return measure(driver, single.url, graph, run)
     finally:
         single.stop()
-
-
-def _spread(values: list[float]) -> str:
-    return f"{statistics.median(values):.2f} s ({min(values):.2f}..{max(values):.2f})"
 
 
 if __name__ == "__main__":

@@ -100,6 +100,12 @@ def bench_server(args: argparse.Namespace, name: str) -> Iterator[BenchServer]:
         yield BenchServer(graph, server)
 
 
+def spread(values: Sequence[float], scale: float = 1.0, unit: str = "", digits: int = 1) -> str:
+    """The median of ``values`` and their range, each times ``scale``: "12.0 ms (9.5-30.1)"."""
+    med, low, high = (scale * v for v in (statistics.median(values), min(values), max(values)))
+    return f"{med:.{digits}f}{unit} ({low:.{digits}f}-{high:.{digits}f})"
+
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 

@@ -43,6 +43,8 @@ _EXPORTS: dict[str, str] = {
     "link_weights": "cntgraph.model.metrics",
     "register_wiring": "cntgraph.model.tracing",
     "register_links": "cntgraph.model.tracing",
+    "trace": "cntgraph.model.tracing",
+    "take_snapshot": "cntgraph.model.snapshot",
     "Full": "cntgraph.core.sampling",
     "Uniform": "cntgraph.core.sampling",
     "TopStrength": "cntgraph.core.sampling",

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import numpy.typing as npt
 
+from cntgraph.core.metrics import per_unit
 from cntgraph.core.network import (  # noqa: F401 - NodeLayer, Topology: the example
     ADAPTIVE_POOL,
     IDENTITY,
@@ -74,13 +75,12 @@ def layer_links(
         return np.tile(src, dst.size), np.repeat(dst, src.size), weight[np.ix_(dst, src)].ravel()
     if layer.kind == IDENTITY or layer.kind in NORM_KINDS:  # unit i -> unit i
         both = np.intersect1d(src, dst)
-        per_unit = np.repeat(weight, math.prod(layer.out_shape) // weight.size)
-        return both, both.copy(), per_unit[both]
+        return both, both.copy(), per_unit(layer, weight)[both]
     if layer.kind == ADAPTIVE_POOL:  # the windows matrix in every channel: channel-major units (c, pixel)
         return _either_end(weight, weight != 0, src, dst, n_src, n_dst, _inner)
     if layer.kind == POSITIONWISE:  # the weight at every position: units (position, feature)
         return _either_end(weight, np.ones(weight.shape, dtype=bool), src, dst, n_src, n_dst, _inner)
-    if layer.kind == POSITIONS:  # the mixing for every feature: units (position, feature)
+    if layer.kind == POSITIONS:  # a mean over positions, for every feature: units (position, feature)
         features = layer.in_shape[1]
         return _either_end(weight, weight != 0, src, dst, n_src, n_dst, lambda _: _outer(features))
     if layer.kind in TRANSPOSED_KINDS:  # the forward convolution's links, reversed

@@ -42,7 +42,7 @@ __all__ = [
     "summary_stats",
     "histogram",
     "fixed_bins",
-    "unit_bias",
+    "per_unit",
 ]
 
 Bins = int | npt.ArrayLike | None
@@ -132,7 +132,7 @@ def layer_fluctuation(snapshot: Snapshot) -> pd.DataFrame:
 
 
 def link_weights(snapshot: Snapshot, bins: Bins = None) -> pd.DataFrame:
-    """Distribution of the link weights (all weights and biases) of every weighted layer 1..K.
+    """Distribution of the link weights (all weights and biases of the links into it) of every node layer 1..K.
 
     Columns: ``layer``, ``path``, the `summary_stats` columns, ``hist_counts`` and ``hist_edges``
     (arrays; see `histogram` for ``bins``; pass the same edges, e.g. from `fixed_bins`, at every
@@ -261,17 +261,18 @@ def _checked_bins(bins: Bins) -> int | np.ndarray:
     return edges
 
 
-def unit_bias(layer: WeightedLayer, bias: np.ndarray) -> np.ndarray:
-    """``layer``'s bias for every unit of its output: a channel's for each of its pixels, a feature's
-    at every position (``"positionwise"``).
+def per_unit(layer: WeightedLayer, values: np.ndarray) -> np.ndarray:
+    """Values of ``layer`` given per output channel (a bias, a norm's weight) for every unit of its
+    output: a channel's for each of its pixels, a feature's at every position (``"positionwise"``);
+    values already given per unit are returned as they are.
 
     Example:
         >>> fc = WeightedLayer(1, "fc", "positionwise", (3, 2), (3, 2), (), (), (), 1, True, ())
-        >>> unit_bias(fc, np.array([1.0, 2.0])).tolist()
+        >>> per_unit(fc, np.array([1.0, 2.0])).tolist()
         [1.0, 2.0, 1.0, 2.0, 1.0, 2.0]
     """
-    size = math.prod(layer.out_shape)
-    return np.tile(bias, size // bias.size) if layer.kind == POSITIONWISE else np.repeat(bias, size // bias.size)
+    copies = math.prod(layer.out_shape) // values.size
+    return np.tile(values, copies) if layer.kind == POSITIONWISE else np.repeat(values, copies)
 
 
 def _link_strengths(layer: WeightedLayer, weight: np.ndarray, bias: np.ndarray | None) -> Strengths:
@@ -280,9 +281,8 @@ def _link_strengths(layer: WeightedLayer, weight: np.ndarray, bias: np.ndarray |
     if layer.kind == IDENTITY:
         return Strengths(weight.copy(), weight.copy())
     if layer.kind in NORM_KINDS:  # one link per unit, its channel's (or its own) weight
-        pixels = math.prod(layer.out_shape) // weight.size
-        s_out = np.repeat(weight, pixels)
-        return Strengths(s_out if bias is None else s_out + np.repeat(bias, pixels), s_out.copy())
+        s_out = per_unit(layer, weight)
+        return Strengths(s_out if bias is None else s_out + per_unit(layer, bias), s_out.copy())
     if layer.kind == ADAPTIVE_POOL:  # the same windows in every channel
         channels = layer.in_shape[0]
         return Strengths(np.tile(weight.sum(axis=1), channels), np.tile(weight.sum(axis=0), channels))
@@ -290,7 +290,7 @@ def _link_strengths(layer: WeightedLayer, weight: np.ndarray, bias: np.ndarray |
         positions = layer.in_shape[0]
         s_in = weight.sum(axis=1) if bias is None else weight.sum(axis=1) + bias
         return Strengths(np.tile(s_in, positions), np.tile(weight.sum(axis=0), positions))
-    if layer.kind == POSITIONS:  # the same mixing for every feature
+    if layer.kind == POSITIONS:  # the same mean over positions for every feature
         features = layer.in_shape[1]
         return Strengths(np.repeat(weight.sum(axis=1), features), np.repeat(weight.sum(axis=0), features))
     if layer.kind == "linear":
@@ -298,8 +298,7 @@ def _link_strengths(layer: WeightedLayer, weight: np.ndarray, bias: np.ndarray |
         return Strengths(s_in if bias is None else s_in + bias, weight.sum(axis=0))
     if layer.kind in TRANSPOSED_KINDS:  # the forward convolution's sums, roles swapped
         into_inputs, out_of_outputs = _conv_strengths(forward_conv(layer), weight, None)
-        pixels = math.prod(layer.out_shape[1:])
-        s_in = out_of_outputs if bias is None else out_of_outputs + np.repeat(bias, pixels)
+        s_in = out_of_outputs if bias is None else out_of_outputs + per_unit(layer, bias)
         return Strengths(s_in, into_inputs)
     return _conv_strengths(layer, weight, bias)
 

@@ -47,8 +47,8 @@ ADAPTIVE_POOL = "adaptivepool2d"
 #: a Linear applied at every position of a sequence (input (L, D_in), output (L, D_out)): links
 #: (l, i) -> (l, j) of weight W[j, i], the same matrix at every position
 POSITIONWISE = "positionwise"
-#: a fixed uniform mixing across the positions of a sequence, feature by feature: links (m, d) -> (l, d)
-#: of weight 1/L_in from every input position m (a mean over positions)
+#: a mean over the positions of a sequence, feature by feature: links (m, d) -> (d) of weight 1/L from
+#: every position m (in general (m, d) -> (l, d) of weight 1/L_in, for L_out output positions)
 POSITIONS = "positions"
 #: normalisations read as one link per unit, unit i -> unit i, with the weight of the affine map they
 #: apply: a BatchNorm not folded (per channel: gamma / sqrt(running_var + eps), bias beta -
@@ -159,7 +159,15 @@ class Topology:
         return [layer for layer in self.layers if layer.index == index]
 
     def source_offsets(self, layer: WeightedLayer) -> np.ndarray:
-        """Where each of ``layer.sources`` starts among its concatenated input units, then their total."""
+        """Where each of ``layer.sources`` starts among its concatenated input units, then their total.
+
+        Example (a layer reading ``torch.cat([a, b], dim=1)`` of a 3-unit and a 2-unit node layer):
+            >>> nodes = tuple(NodeLayer(i, n, (k,), k) for i, (n, k) in enumerate([("input", 4), ("a", 3), ("b", 2), ("fc", 1)]))
+            >>> a, b = (WeightedLayer(i, n, "linear", (4,), (k,), (), (), (), 1, False, (), sources=(0,)) for i, n, k in [(1, "a", 3), (2, "b", 2)])
+            >>> fc = WeightedLayer(3, "fc", "linear", (5,), (1,), (), (), (), 1, False, (), sources=(1, 2))
+            >>> Topology(nodes, (a, b, fc)).source_offsets(fc).tolist()
+            [0, 3, 5]
+        """
         return np.cumsum([0, *(self.node_layers[s].size for s in layer.sources)])
 
 

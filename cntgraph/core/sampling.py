@@ -1,7 +1,7 @@
 """Which neurons of each node layer a run stores: drawn once, at the first capture, then kept.
 
 Keeping the same units for every epoch gives each stored link a continuous history. Stored links
-are all links between sampled units of consecutive node layers.
+are all links between sampled units of node layers that a link joins.
 """
 
 from __future__ import annotations

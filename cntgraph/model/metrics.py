@@ -80,12 +80,12 @@ def layer_fluctuation(model_or_snapshot: ModelOrSnapshot, input_shape: Sequence[
 def link_weights(
     model_or_snapshot: ModelOrSnapshot, bins: Bins = None, input_shape: Sequence[int] | None = None
 ) -> pd.DataFrame:
-    """Distribution of the link weights (all weights and biases) of every weighted layer 1..K.
+    """Distribution of the link weights (all weights and biases of the links into it) of every node layer 1..K.
 
     See :func:`cntgraph.core.metrics.link_weights`. A snapshot, or a model with ``input_shape``,
-    numbers layers in forward order. A model without ``input_shape`` is not run: its
-    Linear/Conv2d modules are numbered in registration order, which is the forward order for
-    ``nn.Sequential`` and for modules that define their layers in the order they call them.
+    numbers node layers in forward order. A model without ``input_shape`` is not run: it may hold
+    only Linear and Conv layers (and wiring), numbered in registration order, which is the forward
+    order for ``nn.Sequential`` and for modules that define their layers in the order they call them.
 
     Example:
         >>> net = nn.Sequential(nn.Linear(3, 2), nn.Tanh(), nn.Linear(2, 1))
@@ -98,7 +98,8 @@ def link_weights(
 def layer_parameters(
     model_or_snapshot: ModelOrSnapshot, input_shape: Sequence[int] | None = None
 ) -> list[LayerParameters]:
-    """(layer index 1..K, path, all weights then biases as one flat float64 array) per weighted layer.
+    """(node layer index 1..K, name, all weights then biases of the links into it as one flat float64
+    array) per node layer.
 
     Layer order as in `link_weights`: forward order for a snapshot or a model with
     ``input_shape``, registration order for a model without.

@@ -76,7 +76,7 @@ _FIXED_KINDS = frozenset({"avgpool2d", "maxpool2d", IDENTITY, ADAPTIVE_POOL, POS
 
 
 def copy_parameters(model: nn.Module, topology: Topology) -> tuple[LayerCopy | None, ...]:
-    """Clones (same device, same dtype) of the tensors the layers of ``topology`` are made of, one
+    """CPU copies (same dtype) of the tensors the layers of ``topology`` are made of, one
     entry per layer (None for fixed links): what :class:`~cntgraph.Recorder`'s ``capture()`` does
     while training waits, as cheap as cloning those tensors; `snapshot_of` does the rest later.
 
@@ -92,13 +92,24 @@ def copy_parameters(model: nn.Module, topology: Topology) -> tuple[LayerCopy | N
 
 def snapshot_of(topology: Topology, copies: Sequence[LayerCopy | None]) -> Snapshot:
     """The float64 snapshot of ``copies`` (from `copy_parameters` of the same topology): BatchNorms
-    folded, fixed links filled in, every value checked finite (`MetricError` otherwise)."""
+    folded, fixed links filled in, every value checked finite (`MetricError` otherwise).
+
+    Example:
+        >>> from cntgraph.model.tracing import trace
+        >>> net = nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1))
+        >>> topology = trace(net, (3,))
+        >>> copies = copy_parameters(net, topology)
+        >>> _ = nn.init.zeros_(net[0].weight)  # training goes on: the copies keep what they were
+        >>> bool((snapshot_of(topology, copies).weights[0] != 0).all())
+        True
+    """
     weights, biases = zip(*(_layer_arrays(layer, copy) for layer, copy in zip(topology.layers, copies, strict=True)), strict=True)
     return Snapshot(topology=topology, weights=tuple(weights), biases=tuple(biases))
 
 
 def _clone(tensor: torch.Tensor | None) -> torch.Tensor | None:
-    return None if tensor is None else tensor.detach().clone()
+    """A private CPU copy in the tensor's own dtype (a GPU model's queued epochs take no GPU memory)."""
+    return None if tensor is None else tensor.detach().to("cpu", copy=True)
 
 
 def _layer_copy(model: nn.Module, layer: WeightedLayer) -> LayerCopy | None:
@@ -133,7 +144,7 @@ def _layer_arrays(layer: WeightedLayer, copy: LayerCopy | None) -> tuple[np.ndar
         return _read_only(np.ones(weight_shape(layer))), None
     if layer.kind == ADAPTIVE_POOL:
         return _read_only(adaptive_windows(layer.in_shape[1:], layer.out_shape[1:])), None
-    if layer.kind == POSITIONS:  # uniform mixing across positions
+    if layer.kind == POSITIONS:  # a mean over positions
         rows, positions = sequence_shape(layer)
         return _read_only(np.full((rows, positions), 1.0 / positions)), None
     assert copy is not None, f"layer {layer.path!r} of kind {layer.kind} has parameters"

@@ -2,35 +2,43 @@
 
 `trace` runs one forward pass on a zero batch of one sample and follows every tensor computed from
 the input, with forward hooks on the modules and a torch-function mode for the forward code
-between them. A node layer is the input or the output of an operation that makes links:
+between them. A node layer is the input or the output of an operation that makes links
+(docs/METRICS.md gives each convention):
 
-- ``nn.Linear``, ``nn.Conv1d``, ``nn.Conv2d`` (zero padding), ``nn.ConvTranspose1d`` and
-  ``nn.ConvTranspose2d``, whose weights are the links;
+- ``nn.Linear`` (on features, or at every position of a (positions, features) sequence),
+  ``nn.Conv1d/2d/3d`` (zero padding), ``nn.ConvTranspose1d/2d``, whose weights are the links;
 - ``nn.AvgPool2d``, ``nn.MaxPool2d`` and their adaptive forms (modules, or
-  ``F.adaptive_avg_pool2d``/``F.adaptive_max_pool2d``, when the input size is a multiple of the
-  output size): fixed links of weight 1/|window| (docs/METRICS.md);
+  ``F.adaptive_avg_pool2d``/``F.adaptive_max_pool2d``): fixed links of weight 1/|window|;
+  ``x.mean(dim=1)`` over positions: fixed links of weight 1/positions;
+- ``nn.LayerNorm``/``nn.GroupNorm``: their affine part, one link per unit;
+- ``nn.Embedding`` of the input's token ids: a Linear on one-hot inputs;
+- self-attention (``nn.MultiheadAttention``): its value and output projections (its
+  data-dependent mixing across positions is no link);
 - a residual addition ``a + b`` (also ``+=``, ``torch.add``) of two tensors of the same shape:
-  identity links of weight 1 from each operand's units (torchvision's ResNets and MobileNets).
+  identity links of weight 1 from each operand's units (torchvision's ResNets and MobileNets);
+- a module type of your own, through `register_links`.
 
-A ``nn.BatchNorm1d``/``nn.BatchNorm2d`` right after a Linear or Conv (whose output nothing else
-reads) is folded into its weights and bias with the running statistics (eval mode): it adds no node
-layer. Anywhere else, or with ``trace(..., fold_batchnorm=False)``, it is a node layer of its own
-whose unit i gets one link from unit i of its input (kind ``"batchnorm"``). ``torch.cat`` along dimension 1 (channels or features) is wiring: the layer that reads the
-result gets links from every joined node layer. The graph is a DAG; a node layer may feed several.
+A ``nn.BatchNorm1d/2d/3d`` right after a Linear or Conv (whose output nothing else reads) is folded
+into its weights and bias with the running statistics (eval mode): it adds no node layer. Anywhere
+else, or with ``trace(..., fold_batchnorm=False)``, it is a node layer of its own whose unit i gets
+one link from unit i of its input (kind ``"batchnorm"``). ``torch.cat`` along dimension 1
+(channels or features) is wiring: the layer that reads the result gets links from every joined
+node layer. The graph is a DAG; a node layer may feed several.
 
 Wiring rules:
 
 - Elementwise modules and the matching functional calls (``F.relu``, ``x.tanh()``...) are wiring.
-  A stateless elementwise module may be called more than once (a shared ``self.relu``); a
-  weighted layer may not (shared weights are not a layered graph).
+  A module without weights may be called more than once (a shared ``self.relu``, a shared pooling,
+  whose node layers are then named ``pool``, ``pool_2``...); a module with weights may not (shared
+  weights are not a layered graph).
 - ``nn.Flatten`` and ``view``/``reshape``/``flatten``/``squeeze``/``unsqueeze``/``contiguous``
   keep the batch dimension and the flat (C, H, W) order of units, so they are wiring too.
 - ``nn.Softmax``/``nn.LogSoftmax`` (and ``F.softmax``/``F.log_softmax``) are not elementwise; they
   are accepted only as the very last step, as output wiring that adds no layer.
 - Every node layer must lead to the model's output, which is one node layer.
-- Everything else computed on the data (``x * 2``, ``x + 1``, indexing, products of two tensors,
-  attention...) and every other module type (LayerNorm, embeddings, RNNs...) raises
-  `TopologyError`, naming every such module at once.
+- Everything else computed on the data (``x * 2``, ``x + 1``, indexing, products of two tensors...)
+  and every other module type (RNNs, 3-d pooling...) raises `TopologyError`, naming every such
+  module at once.
 """
 
 from __future__ import annotations
@@ -66,7 +74,7 @@ _ELEMENTWISE = (
 )  # fmt: skip
 _OUTPUT = (nn.Softmax, nn.LogSoftmax)
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)  # containers even when empty
-_ATTENTION = (nn.MultiheadAttention,)  # read whole (its out_proj is its own): value, mixing, out_proj
+_ATTENTION = (nn.MultiheadAttention,)  # read whole (its out_proj is its own): value and output projections
 _SUPPORTED = (*_LINKED, *_NORMS, nn.Flatten, *_ELEMENTWISE, *_OUTPUT)
 #: the user's own module types read as wiring (register_wiring)
 _REGISTERED_WIRING: set[type[nn.Module]] = set()
@@ -86,11 +94,13 @@ _OUTPUT_FUNCTIONS = frozenset({"softmax", "log_softmax"})
 _SAME_SHAPE_FUNCTIONS = _ELEMENTWISE_FUNCTIONS | _OUTPUT_FUNCTIONS
 
 _SUPPORTED_TEXT = (
-    "cntgraph reads nn.Linear, nn.Conv1d/2d/3d (padding_mode='zeros'), nn.ConvTranspose1d/2d, "
-    "nn.BatchNorm1d/2d/3d (folded into the layer before it, else one-to-one links), nn.AvgPool2d/MaxPool2d and "
-    "their adaptive forms, residual additions (a + b) and concatenations of channels (torch.cat on "
-    "dim 1), joined by parameter-free elementwise modules, Dropout, Identity and Flatten, with "
-    "Softmax/LogSoftmax only as the last step (see the README's table of module types)"
+    "cntgraph reads nn.Linear (also at every position of a sequence), nn.Conv1d/2d/3d (padding_mode='zeros'), "
+    "nn.ConvTranspose1d/2d, nn.BatchNorm1d/2d/3d (folded into the layer before it, else one-to-one links), "
+    "nn.LayerNorm/GroupNorm (their affine part), nn.AvgPool2d/MaxPool2d and their adaptive forms, nn.Embedding "
+    "of the input ids, self-attention (nn.MultiheadAttention, so nn.TransformerEncoderLayer), means over "
+    "positions, residual additions (a + b) and concatenations of channels (torch.cat on dim 1), joined by "
+    "parameter-free elementwise modules, Dropout, Identity and Flatten, with Softmax/LogSoftmax only as the "
+    "last step (see the README's table of module types)"
 )
 
 
@@ -140,11 +150,14 @@ def weighted_modules(model: nn.Module) -> list[tuple[str, nn.Linear | nn.Conv1d 
         ['0', '2']
     """
     leaves = _checked_modules(model)
-    needs_forward = [_step(path, m) for path, m in leaves.items() if isinstance(m, (*_POOLS, *_NORMS))]
+    needs_forward = [
+        _step(path, m) for path, m in leaves.items()
+        if isinstance(m, (*_LINKED, *_NORMS, *_ATTENTION, *_REGISTERED_LINKS)) and type(m) not in _WEIGHTED
+    ]  # fmt: skip
     if needs_forward:
         raise TopologyError(
-            f"{', '.join(needs_forward)} can only be read in a forward pass (pooling layers are node layers, "
-            "BatchNorm is folded into the layer before it): pass input_shape"
+            f"{', '.join(needs_forward)} can only be read in a forward pass (pooling, normalisation, embedding and "
+            "attention layers, and your registered modules, take their links from how the model runs): pass input_shape"
         )
     return [(path, m) for path, m in leaves.items() if isinstance(m, _WEIGHTED)]
 
@@ -208,7 +221,13 @@ def register_links(module_type: type[nn.Module], adapter: LinkAdapter) -> None:
 
 
 def registered_links(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None] | None:
-    """The (weight, bias) ``register_links`` gives for ``module``, as float tensors; None if its type has no adapter."""
+    """The (weight, bias) ``register_links`` gives for ``module`` (the adapter of its most specific
+    registered type), as tensors; None if no type of it has one.
+
+    Example:
+        >>> registered_links(nn.Linear(2, 1)) is None
+        True
+    """
     adapter = next((_REGISTERED_LINKS[t] for t in type(module).__mro__ if t in _REGISTERED_LINKS), None)  # most specific
     if adapter is None:
         return None
@@ -265,6 +284,8 @@ def _checked_modules(model: nn.Module) -> dict[str, nn.Module]:
 
 def _unreadable_setting(module: nn.Module) -> str | None:
     """Why a supported module type is not readable with its settings, or None when it is."""
+    if isinstance(module, nn.Embedding) and module.max_norm is not None:
+        return "has max_norm: it rescales its weights in the forward pass, so its links are not its weights"
     if isinstance(module, nn.MultiheadAttention):
         if not module.batch_first:
             return "has batch_first=False: cntgraph reads (batch, positions, features) inputs (pass batch_first=True)"
@@ -398,10 +419,7 @@ class _GraphProbe(TorchFunctionMode):
         def hook(module: nn.Module, args: tuple[Any, ...]) -> None:
             step = _step(path, module)
             self._one_input(step, tree_leaves(args))
-            if isinstance(module, (*_WEIGHTED, *_NORMS)) and any(path in (layer.path, layer.folded) for layer in self.layers):
-                raise TopologyError(
-                    f"{step} is called twice; shared weights are not supported: {_SUPPORTED_TEXT}"
-                )
+            self._check_called_once(step, path, module)
             self.running = step
 
         return hook
@@ -413,15 +431,8 @@ class _GraphProbe(TorchFunctionMode):
             others = [*args[1:3], *(kwargs[k] for k in ("key", "value") if k in kwargs)]
             if any(other is not query for other in others):
                 raise TopologyError(f"{step} attends to another tensor than its query: only self-attention (q = k = v) is read")
-            masks = [k for k in ("attn_mask", "key_padding_mask") if kwargs.get(k) is not None] + (
-                ["is_causal"] if kwargs.get("is_causal") else []
-            )
-            if masks or len(args) > 3:
-                raise TopologyError(
-                    f"{step} is called with {', '.join(masks) or 'a mask'}: cntgraph reads attention as uniform "
-                    "mixing over all positions (docs/METRICS.md), which a mask would contradict"
-                )
             self._one_input(step, [query])
+            self._check_called_once(step, path, module)
             self.running = step
 
         return hook
@@ -488,6 +499,11 @@ class _GraphProbe(TorchFunctionMode):
             self._track(step, output, self._read(step, data), final=name in _OUTPUT_FUNCTIONS)
         return output
 
+    def _check_called_once(self, step: str, path: str, module: nn.Module) -> None:
+        """A module with weights makes links once: called again, its weights would be shared."""
+        if next(module.parameters(), None) is not None and any(path in (layer.path, layer.folded) for layer in self.layers):
+            raise TopologyError(f"{step} is called twice; shared weights are not supported: {_SUPPORTED_TEXT}")
+
     def _one_input(self, step: str, tensors: list[Any]) -> torch.Tensor:
         """The one tracked tensor ``step`` reads; TopologyError if it reads others too."""
         if self.final_step is not None:
@@ -518,14 +534,15 @@ class _GraphProbe(TorchFunctionMode):
             self.final_step = step
 
     def _name(self, what: str) -> str:
-        """A new node layer's name for an operation of the forward code of the innermost running container."""
-        base = ".".join(filter(None, [self.scopes[-1] if self.scopes else "", what]))
-        taken = {node.name for node in self.nodes}
-        return base if base not in taken else next(f"{base}_{n}" for n in range(2, len(taken) + 2) if f"{base}_{n}" not in taken)
+        """The name of an operation of the forward code of the innermost running container (`_new_node` makes it unique)."""
+        return ".".join(filter(None, [self.scopes[-1] if self.scopes else "", what]))
 
     def _new_node(self, name: str, output: torch.Tensor) -> int:
+        """A new node layer named ``name`` (``name_2``, ... when a module without weights runs again)."""
+        taken = {node.name for node in self.nodes}
+        unique = name if name not in taken else next(f"{name}_{n}" for n in range(2, len(taken) + 2) if f"{name}_{n}" not in taken)
         shape = tuple(output.shape[1:])
-        self.nodes.append(NodeLayer(len(self.nodes), name, shape, math.prod(shape)))
+        self.nodes.append(NodeLayer(len(self.nodes), unique, shape, math.prod(shape)))
         return len(self.nodes) - 1
 
     def _link(
@@ -595,7 +612,11 @@ class _GraphProbe(TorchFunctionMode):
     def _foldable(self, data: torch.Tensor) -> bool:
         """Whether ``data`` is the output of a Linear or Conv that nothing else has read (nor folded)."""
         position = self.unread.get(id(data))
-        return position is not None and self.layers[position].kind in _FOLDABLE and self.layers[position].folded is None
+        if position is None:
+            return False
+        layer = self.layers[position]
+        registered = isinstance(self.modules.get(layer.path), tuple(_REGISTERED_LINKS))  # its adapter gives its weights
+        return layer.kind in _FOLDABLE and layer.folded is None and not registered
 
     def _fold(self, step: str, path: str, data: torch.Tensor, output: Any) -> None:
         """Fold BatchNorm ``path`` into the Linear or Conv layer whose output ``data`` it normalises."""

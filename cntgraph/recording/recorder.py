@@ -323,7 +323,22 @@ def _stored_layout(graph: Graph, run: str, rid: int, snapshot: Snapshot) -> RunL
             raise RecorderError(f"run {run!r}: stored units of layer {node.index} do not fit this model's {node.size} units")
     strength_edges = [np.asarray(edges, dtype=np.float64) for edges in stored["s_edges"]]
     weight_edges = [None if edges is None else np.asarray(edges, dtype=np.float64) for edges in stored["w_edges"]]
-    return layout(run, rid, snapshot.topology, samples, strength_edges, weight_edges, {})
+    resumed = layout(run, rid, snapshot.topology, samples, strength_edges, weight_edges, {})
+    recorded = graph.query("query/layers", run=run)
+    for was, now in zip(recorded.to_dict("records"), resumed.layers, strict=True):
+        what = {key: (was[key], now[key]) for key in ("name", "kind", "size", "inputs") if _plain(was[key]) != _plain(now[key])}
+        if what:
+            raise RecorderError(
+                f"run {run!r} was recorded with another model: node layer {now['index']} differs in "
+                + ", ".join(f"{key} (recorded {a!r}, this model {b!r})" for key, (a, b) in what.items())
+                + "; resume it with the same model, or record a new run."
+            )
+    return resumed
+
+
+def _plain(value: Any) -> Any:
+    """A stored property as Python compares it: lists (from Neo4j, numpy or tuples) as lists of ints."""
+    return [int(v) for v in value] if isinstance(value, (list, tuple, np.ndarray)) else value
 
 
 RESERVED_PROPS = frozenset({"rid", "epoch", "run", "complete", "captured_at", "completed_at", "links"})

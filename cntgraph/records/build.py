@@ -18,8 +18,8 @@ from cntgraph.core.metrics import (
     histogram,
     layer_parameters,
     layer_strengths,
+    per_unit,
     summary_stats,
-    unit_bias,
 )
 from cntgraph.core.network import Snapshot, Topology
 from cntgraph.core.sampling import Sampler, draw
@@ -140,7 +140,7 @@ def _unit_bias(snapshot: Snapshot, index: int) -> np.ndarray:
     pixels; the sum where several biased layers feed it), NaN where no layer into it has one."""
     size = snapshot.topology.node_layers[index].size
     biases = [
-        unit_bias(layer, bias)
+        per_unit(layer, bias)
         for layer, bias in zip(snapshot.topology.layers, snapshot.biases, strict=True)
         if layer.index == index and bias is not None
     ]
@@ -149,5 +149,5 @@ def _unit_bias(snapshot: Snapshot, index: int) -> np.ndarray:
 
 def _kind(topology: Topology, index: int) -> str:
     """The kind of the links into node layer ``index``: "add" for a residual addition's identities."""
-    kinds = {layer.kind for layer in topology.into(index)}
-    return "add" if kinds == {"identity"} else "+".join(sorted(kinds))
+    kind = topology.into(index)[0].kind  # one set of links, or one identity set per operand of an addition
+    return "add" if kind == "identity" else kind

@@ -102,7 +102,7 @@ class RunData:
 def unrolled(weights: pd.DataFrame) -> pd.DataFrame:
     """``src_layer``, ``src_unit``, ``dst_layer``, ``dst_unit``, ``w``: a row per link, from a row per
     neuron of ``read/epoch_weights`` (its aligned ``in_layers``, ``in_units`` and ``w_in`` arrays),
-    unrolled in numpy. Without an ``in_layers`` column every source is in ``layer - 1`` (a chain).
+    unrolled in numpy.
 
     Example (neuron 3:0 gets links from unit 0 of node layer 2 and unit 2 of node layer 0):
         >>> weights = pd.DataFrame({"layer": [1, 3], "unit": [1, 0], "in_layers": [[0], [2, 0]], "in_units": [[1], [0, 2]],
@@ -112,12 +112,8 @@ def unrolled(weights: pd.DataFrame) -> pd.DataFrame:
     """
     counts = weights["w_in"].map(len).to_numpy(dtype=np.int64)
     layer = np.repeat(weights["layer"].to_numpy(dtype=np.int64), counts)
-    if "in_layers" in weights:
-        src_layer = np.concatenate([*weights["in_layers"], []]).astype(np.int64)
-    else:
-        src_layer = layer - 1
     return pd.DataFrame({
-        "src_layer": src_layer,
+        "src_layer": np.concatenate([*weights["in_layers"], []]).astype(np.int64),
         "src_unit": np.concatenate([*weights["in_units"], []]).astype(np.int64),
         "dst_layer": layer,
         "dst_unit": np.repeat(weights["unit"].to_numpy(dtype=np.int64), counts),

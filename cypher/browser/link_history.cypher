@@ -9,6 +9,6 @@ MATCH (e:Epoch {rid: run.rid, epoch: s.epoch})
 WHERE e.complete
 WITH b, s, [i IN range(0, coalesce(size(b.in_units), 0) - 1)
             WHERE b.in_units[i] = $src AND coalesce(b.in_layers[i], b.layer - 1) = $layer] AS at
-WHERE size(at) > 0
-RETURN b.layer AS dst_layer, s.epoch AS epoch, reduce(w = 0.0, i IN at | w + s.w_in[i]) AS w
+WHERE size(at) = 1
+RETURN b.layer AS dst_layer, s.epoch AS epoch, s.w_in[at[0]] AS w
 ORDER BY dst_layer, epoch

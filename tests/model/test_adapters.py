@@ -17,7 +17,7 @@ from torch import nn
 
 from cntgraph.core.links import layer_links
 from cntgraph.errors import ConfigurationError, TopologyError
-from cntgraph.model.metrics import as_snapshot, node_strength
+from cntgraph.model.metrics import as_snapshot, link_weights, node_strength
 from cntgraph.model.tracing import register_links, trace
 
 
@@ -357,16 +357,50 @@ def test_a_transformer_encoder_layer_reads_as_its_parts() -> None:
     assert np.isfinite(node_strength(model, (5, 3))[["s_in", "s_out"]].to_numpy()).all()
 
 
-def test_attention_with_a_mask_or_another_key_is_refused() -> None:
+def test_attention_with_a_mask_reads_as_without_and_cross_attention_is_refused() -> None:
     class Masked(SelfAttention):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.attn(x, x, x, attn_mask=torch.ones(4, 4, dtype=torch.bool).triu(1), need_weights=False)[0]
 
-    with pytest.raises(TopologyError, match=r"module 'attn' \(MultiheadAttention\) is called with attn_mask"):
-        trace(Masked(6, 2), (4, 6))
+    class Cross(SelfAttention):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.attn(x, torch.relu(x), x, need_weights=False)[0]
+
+    masked = trace(Masked(6, 2), (4, 6))
+    assert masked.layers == trace(SelfAttention(6, 2), (4, 6)).layers  # the mixing is no link, masked or not
+    with pytest.raises(TopologyError, match="attends to another tensor than its query"):
+        trace(Cross(6, 2), (4, 6))
     with pytest.raises(TopologyError, match="has batch_first=False"):
         trace(nn.Sequential(nn.MultiheadAttention(6, 2)), (4, 6))
 
+
+def test_a_batchnorm_after_a_registered_module_is_its_own_layer() -> None:
+    register_links(MaskedLinear, lambda m: (m.weight * m.mask, m.bias))
+    model = randomized(nn.Sequential(MaskedLinear(4, 3), nn.BatchNorm1d(3)))
+    topology = trace(model, (4,))
+    assert [(layer.kind, layer.folded) for layer in topology.layers] == [("linear", None), ("batchnorm", None)]
+    matrices = []
+    for number, (n_out, n_in) in zip((1, 2), ((3, 4), (3, 3)), strict=True):
+        matrices.append(np.zeros((n_out, n_in)))
+        src, dst, w = layer_links(as_snapshot(model, (4,)), number)
+        matrices[-1][dst, src] = w
+    np.testing.assert_allclose(matrices[1] @ matrices[0], jacobian(model, (4,)), rtol=1e-12, atol=1e-12)
+
+
+def test_a_module_without_weights_may_run_twice_and_one_with_weights_may_not() -> None:
+    pool = nn.MaxPool2d(2)
+    twice = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), pool, nn.Conv2d(2, 2, 3, padding=1), pool)
+    assert [node.name for node in trace(twice, (1, 8, 8)).node_layers] == ["input", "0", "1", "2", "1_2"]
+    norm = nn.LayerNorm(4)
+    with pytest.raises(TopologyError, match=r"module '1' \(LayerNorm\) is called twice"):
+        trace(nn.Sequential(nn.Linear(4, 4), norm, nn.Linear(4, 4), norm), (4,))
+
+
+def test_settings_and_entry_points_that_cannot_be_read_are_named() -> None:
+    with pytest.raises(TopologyError, match=r"module '0' \(Embedding\) has max_norm"):
+        trace(nn.Sequential(nn.Embedding(5, 3, max_norm=1.0), nn.Linear(3, 2)), (4,))
+    with pytest.raises(TopologyError, match=r"module '1' \(LayerNorm\) can only be read in a forward pass.*pass input_shape"):
+        link_weights(nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4)))
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(0, 3), st.data())

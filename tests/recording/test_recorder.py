@@ -403,6 +403,35 @@ def test_a_token_transformer_records_its_vocabulary_as_input_units(graph: Graph,
     assert_stored_as_snapshot(graph, run_name, snapshot, epoch=1)
 
 
+class Skip(nn.Module):
+    """fc2(fc1(x)) plus x, or plus fc1(x): the same node layers, wired differently."""
+
+    def __init__(self, from_input: bool) -> None:
+        super().__init__()
+        self.fc1, self.fc2, self.from_input = nn.Linear(4, 4), nn.Linear(4, 4), from_input
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.fc1(x)
+        return self.fc2(h) + (x if self.from_input else h)
+
+
+@pytest.mark.neo4j
+def test_a_dag_run_resumes_and_a_differently_wired_model_is_refused(graph: Graph, run_name: str) -> None:
+    torch.manual_seed(0)
+    model = Skip(from_input=True)
+    for epochs, if_exists in ((range(2), "error"), (range(2, 4), "resume")):
+        with Recorder(model, run_name, (4,), graph=graph, sample=Full(), if_exists=if_exists, progress=False) as recorder:
+            for epoch in epochs:
+                nudge(model, epoch)
+                recorder.capture(epoch)
+    assert graph.epochs(run_name)["epoch"].tolist() == [0, 1, 2, 3]
+    assert graph.layers(run_name)["inputs"].tolist()[3] == [0, 2]
+    other = Recorder(Skip(from_input=False), run_name, (4,), graph=graph, if_exists="resume", progress=False)
+    with pytest.raises(RecorderError, match=r"node layer 3 differs in inputs \(recorded \[0, 2\], this model \[1, 2\]\)"):
+        other.capture(4)
+    assert graph.epochs(run_name)["epoch"].tolist() == [0, 1, 2, 3]  # nothing written
+
+
 @pytest.mark.neo4j
 def test_a_batchnorm_kept_as_its_own_layer_records_one_link_per_unit(graph: Graph, run_name: str) -> None:
     torch.manual_seed(0)
