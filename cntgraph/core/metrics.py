@@ -110,7 +110,8 @@ def node_strength(snapshot: Snapshot) -> pd.DataFrame:
             "s_in": s_in,
             "s_out": s_out,
             "s": s_in + s_out,
-        }
+        },
+        copy=False,  # every column is a new array of its own: no need to copy them into one block
     )
 
 
