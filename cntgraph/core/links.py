@@ -22,6 +22,7 @@ from cntgraph.core.network import (  # noqa: F401 - NodeLayer, Topology: the exa
     NORM_KINDS,
     POSITIONS,
     POSITIONWISE,
+    RECURRENT,
     TRANSPOSED_KINDS,
     NodeLayer,
     Snapshot,
@@ -80,6 +81,9 @@ def layer_links(
         return _either_end(weight, weight != 0, src, dst, n_src, n_dst, _inner)
     if layer.kind == POSITIONWISE:  # the weight at every position: units (position, feature)
         return _either_end(weight, np.ones(weight.shape, dtype=bool), src, dst, n_src, n_dst, _inner)
+    if layer.kind == RECURRENT:  # the weight from each time step to the next: units (time step, hidden)
+        hidden = weight.shape[0]
+        return _matrix_links(weight, np.ones(weight.shape, dtype=bool), src, dst[dst >= hidden], n_src, _previous(hidden))
     if layer.kind == POSITIONS:  # a mean over positions, for every feature: units (position, feature)
         features = layer.in_shape[1]
         return _either_end(weight, weight != 0, src, dst, n_src, n_dst, lambda _: _outer(features))
@@ -189,6 +193,16 @@ def _inner(n_in: int) -> RowsAndSources:
     def rows_and_sources(dst: np.ndarray, n_out: int) -> tuple[np.ndarray, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
         outer, row = np.divmod(dst, n_out)
         return row, lambda which, col: outer[which] * n_in + col
+
+    return rows_and_sources
+
+
+def _previous(n_in: int) -> RowsAndSources:
+    """A matrix from each outer index (time step) to the next, along the inner axis of (outer, inner) units."""
+
+    def rows_and_sources(dst: np.ndarray, n_out: int) -> tuple[np.ndarray, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+        outer, row = np.divmod(dst, n_out)
+        return row, lambda which, col: (outer[which] - 1) * n_in + col
 
     return rows_and_sources
 

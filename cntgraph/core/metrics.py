@@ -23,6 +23,7 @@ from cntgraph.core.network import (  # noqa: F401 - dense_snapshot: the examples
     NORM_KINDS,
     POSITIONS,
     POSITIONWISE,
+    RECURRENT,
     TRANSPOSED_KINDS,
     Snapshot,
     WeightedLayer,
@@ -291,6 +292,11 @@ def _link_strengths(layer: WeightedLayer, weight: np.ndarray, bias: np.ndarray |
         positions = layer.in_shape[0]
         s_in = weight.sum(axis=1) if bias is None else weight.sum(axis=1) + bias
         return Strengths(np.tile(s_in, positions), np.tile(weight.sum(axis=0), positions))
+    if layer.kind == RECURRENT:  # from each time step to the next: the first gets none, the last sends none
+        steps, hidden = layer.out_shape
+        into, out_of = np.tile(weight.sum(axis=1), steps), np.tile(weight.sum(axis=0), steps)
+        into[:hidden], out_of[-hidden:] = 0.0, 0.0
+        return Strengths(into, out_of)
     if layer.kind == POSITIONS:  # the same mean over positions for every feature
         features = layer.in_shape[1]
         return Strengths(np.repeat(weight.sum(axis=1), features), np.repeat(weight.sum(axis=0), features))

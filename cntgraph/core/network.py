@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from cntgraph.errors import MetricError
 
-__all__ = ["KERNEL_KINDS", "TRANSPOSED_KINDS", "IDENTITY", "ADAPTIVE_POOL", "NORM_KINDS", "POSITIONWISE", "POSITIONS", "bias_shape", "sequence_shape", "adaptive_windows", "forward_conv", "NodeLayer", "WeightedLayer", "Topology", "Snapshot", "dense_snapshot", "require_finite", "weight_shape"]
+__all__ = ["KERNEL_KINDS", "TRANSPOSED_KINDS", "IDENTITY", "ADAPTIVE_POOL", "NORM_KINDS", "POSITIONWISE", "POSITIONS", "RECURRENT", "bias_shape", "sequence_shape", "adaptive_windows", "forward_conv", "NodeLayer", "WeightedLayer", "Topology", "Snapshot", "dense_snapshot", "require_finite", "weight_shape"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,9 @@ POSITIONWISE = "positionwise"
 #: a mean over the positions of a sequence, feature by feature: links (m, d) -> (d) of weight 1/L from
 #: every position m (in general (m, d) -> (l, d) of weight 1/L_in, for L_out output positions)
 POSITIONS = "positions"
+#: the hidden-to-hidden links of a recurrent layer (RNN, LSTM, GRU), within its own node layer of
+#: (time steps, hidden) units: (t - 1, k) -> (t, j) of weight W_hh[j, k], summed over gates
+RECURRENT = "recurrent"
 #: normalisations read as one link per unit, unit i -> unit i, with the weight of the affine map they
 #: apply: a BatchNorm not folded (per channel: gamma / sqrt(running_var + eps), bias beta -
 #: running_mean * that), a GroupNorm's affine part (per channel) and a LayerNorm's (per unit)
@@ -87,14 +90,16 @@ class WeightedLayer:
     ``"positionwise"`` (:data:`POSITIONWISE`): a Linear at every position of a sequence, shapes
     (L, D_in) -> (L, D_out), weight (D_out, D_in). ``"positions"`` (:data:`POSITIONS`): fixed
     links (m, d) -> (l, d) of weight 1/L_in across positions, shapes (L_in, D) -> (L_out, D) (or
-    (D,) for a mean over positions), weight (L_out, L_in).
+    (D,) for a mean over positions), weight (L_out, L_in). ``"recurrent"`` (:data:`RECURRENT`):
+    the hidden-to-hidden links of a recurrent layer, from node layer ``index`` to itself, one time
+    step on: shapes (T, H) -> (T, H), weight (H, H); ``sources`` is ``(index,)``.
     """
 
     index: int
     path: str
     kind: Literal[
         "linear", "conv1d", "conv2d", "conv3d", "avgpool2d", "maxpool2d", "convtranspose1d", "convtranspose2d", "identity",
-        "adaptivepool2d", "batchnorm", "groupnorm", "layernorm", "positionwise", "positions",
+        "adaptivepool2d", "batchnorm", "groupnorm", "layernorm", "positionwise", "positions", "recurrent",
     ]
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
@@ -136,7 +141,8 @@ class Topology:
         if any(node.index != i for i, node in enumerate(self.node_layers)):
             raise MetricError(f"node layers must be numbered 0..{count - 1} in order")
         for layer in self.layers:
-            if not 1 <= layer.index < count or not all(0 <= s < layer.index for s in layer.sources):
+            recurrent = layer.kind == RECURRENT and layer.sources == (layer.index,)
+            if not 1 <= layer.index < count or not (recurrent or all(0 <= s < layer.index for s in layer.sources)):
                 raise MetricError(
                     f"layer {layer.path!r} links node layers {layer.sources} to {layer.index}: each set of links "
                     f"goes into one of the node layers 1..{count - 1} from node layers before it"
@@ -152,7 +158,8 @@ class Topology:
     @property
     def sinks(self) -> frozenset[int]:
         """The node layers no link leaves: the model's output (their units get ``s_out = 1``)."""
-        return frozenset(range(len(self.node_layers))) - {s for layer in self.layers for s in layer.sources}
+        fed = {s for layer in self.layers for s in layer.sources if s != layer.index}  # recurrent links stay inside
+        return frozenset(range(len(self.node_layers))) - fed
 
     def into(self, index: int) -> list[WeightedLayer]:
         """The weighted layers whose links go into node layer ``index``, in forward order."""
@@ -324,7 +331,7 @@ def weight_shape(layer: WeightedLayer) -> tuple[int, ...]:
         return (math.prod(layer.out_shape[1:]), math.prod(layer.in_shape[1:]))
     if layer.kind in NORM_KINDS:
         return (math.prod(layer.out_shape) if layer.kind == "layernorm" else layer.out_shape[0],)
-    if layer.kind == POSITIONWISE:
+    if layer.kind in (POSITIONWISE, RECURRENT):
         return (layer.out_shape[-1], layer.in_shape[-1])
     if layer.kind == POSITIONS:
         return sequence_shape(layer)

@@ -24,6 +24,7 @@ from cntgraph.core.network import (
     Topology,
     WeightedLayer,
     adaptive_windows,
+    bias_shape,
     sequence_shape,
     weight_shape,
 )
@@ -69,6 +70,8 @@ class LayerCopy:
     weight: torch.Tensor | None
     bias: torch.Tensor | None
     norm: NormCopy | None = None
+    #: the weight and bias are blocks of the layer's (gates of a recurrent layer; its two biases), to be summed
+    blocks: bool = False
 
 
 #: layers whose links are fixed: nothing to copy
@@ -118,6 +121,11 @@ def _layer_copy(model: nn.Module, layer: WeightedLayer) -> LayerCopy | None:
     if (links := registered_links(_module(model, layer.path))) is not None:
         return LayerCopy(*map(_clone, links))
     module = _layer_module(model, layer)
+    if isinstance(module, nn.RNNBase):  # its gates' blocks, summed in float64 by snapshot_of
+        if layer.kind == "recurrent":
+            return LayerCopy(_clone(module.weight_hh_l0), None, blocks=True)
+        bias = None if not module.bias else torch.stack([module.bias_ih_l0, module.bias_hh_l0])
+        return LayerCopy(_clone(module.weight_ih_l0), _clone(bias), blocks=True)
     if isinstance(module, nn.Embedding):  # a Linear on one-hot inputs: weight (D, V)
         return LayerCopy(_clone(module.weight.T), None)
     if isinstance(module, nn.MultiheadAttention):  # its value projection: the last third of in_proj
@@ -154,6 +162,9 @@ def _layer_arrays(layer: WeightedLayer, copy: LayerCopy | None) -> tuple[np.ndar
     if layer.kind in NORM_KINDS:  # the affine part of a GroupNorm (per channel) or a LayerNorm (per unit)
         return _affine_part(layer, copy.weight, copy.bias)
     assert copy.weight is not None
+    if copy.blocks:  # a recurrent layer's gates (and its two biases), summed
+        bias = None if copy.bias is None else _read_only(to_float64(copy.bias).reshape(-1, *bias_shape(layer)).sum(axis=0))
+        return _read_only(to_float64(copy.weight).reshape(-1, *weight_shape(layer)).sum(axis=0)), bias
     weight = to_float64(copy.weight).reshape(weight_shape(layer))
     bias = None if copy.bias is None else to_float64(copy.bias)
     if copy.norm is None:
@@ -204,7 +215,8 @@ _KINDS: dict[str, tuple[type[nn.Module], ...]] = {
     "groupnorm": (nn.GroupNorm,),
     "layernorm": (nn.LayerNorm,),
     "linear": (nn.Linear,),
-    "positionwise": (nn.Linear, nn.MultiheadAttention, nn.Embedding),
+    "positionwise": (nn.Linear, nn.MultiheadAttention, nn.Embedding, nn.RNN, nn.LSTM, nn.GRU),
+    "recurrent": (nn.RNN, nn.LSTM, nn.GRU),
     "conv1d": (nn.Conv1d,),
     "conv2d": (nn.Conv2d,),
     "conv3d": (nn.Conv3d,),

@@ -12,6 +12,9 @@ between them. A node layer is the input or the output of an operation that makes
   ``x.mean(dim=1)`` over positions: fixed links of weight 1/positions;
 - ``nn.LayerNorm``/``nn.GroupNorm``: their affine part, one link per unit;
 - ``nn.Embedding`` of the input's token ids: a Linear on one-hot inputs;
+- ``nn.RNN``/``nn.LSTM``/``nn.GRU`` (one layer, ``batch_first``): a node layer of (time step,
+  hidden) units with input-to-hidden links at every step and hidden-to-hidden links from each
+  step to the next, the gates' weights summed;
 - self-attention (``nn.MultiheadAttention``): its value and output projections (its
   data-dependent mixing across positions is no link);
 - a residual addition ``a + b`` (also ``+=``, ``torch.add``) of two tensors of the same shape:
@@ -37,8 +40,8 @@ Wiring rules:
   are accepted only as the very last step, as output wiring that adds no layer.
 - Every node layer must lead to the model's output, which is one node layer.
 - Everything else computed on the data (``x * 2``, ``x + 1``, indexing, products of two tensors...)
-  and every other module type (RNNs, 3-d pooling...) raises `TopologyError`, naming every such
-  module at once.
+  and every other module type (3-d pooling, stacked or bidirectional RNNs...) raises
+  `TopologyError`, naming every such module at once.
 """
 
 from __future__ import annotations
@@ -65,7 +68,8 @@ _WEIGHTED = (nn.Linear, *_CONV, *_TRANSPOSED)  # modules whose weights are links
 _POOLS = (nn.AvgPool2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)  # fixed links
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)  # folded into the weighted layer before them
 _AFFINE_NORMS = (nn.LayerNorm, nn.GroupNorm)  # their affine part: one link per unit
-_LINKED = (*_WEIGHTED, *_POOLS, *_AFFINE_NORMS, nn.Embedding)  # modules that make a node layer
+_RECURRENT = (nn.RNN, nn.LSTM, nn.GRU)  # input-to-hidden and hidden-to-hidden links, summed over gates
+_LINKED = (*_WEIGHTED, *_POOLS, *_AFFINE_NORMS, nn.Embedding, *_RECURRENT)  # modules that make a node layer
 _ELEMENTWISE = (
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
     nn.Tanh, nn.Sigmoid, nn.Hardtanh, nn.Hardsigmoid, nn.Hardswish, nn.Softplus, nn.Softsign,
@@ -97,7 +101,8 @@ _SUPPORTED_TEXT = (
     "cntgraph reads nn.Linear (also at every position of a sequence), nn.Conv1d/2d/3d (padding_mode='zeros'), "
     "nn.ConvTranspose1d/2d, nn.BatchNorm1d/2d/3d (folded into the layer before it, else one-to-one links), "
     "nn.LayerNorm/GroupNorm (their affine part), nn.AvgPool2d/MaxPool2d and their adaptive forms, nn.Embedding "
-    "of the input ids, self-attention (nn.MultiheadAttention, so nn.TransformerEncoderLayer), means over "
+    "of the input ids, nn.RNN/LSTM/GRU (one layer, batch_first), self-attention (nn.MultiheadAttention, so "
+    "nn.TransformerEncoderLayer), means over "
     "positions, residual additions (a + b) and concatenations of channels (torch.cat on dim 1), joined by "
     "parameter-free elementwise modules, Dropout, Identity and Flatten, with Softmax/LogSoftmax only as the "
     "last step (see the README's table of module types)"
@@ -284,6 +289,11 @@ def _checked_modules(model: nn.Module) -> dict[str, nn.Module]:
 
 def _unreadable_setting(module: nn.Module) -> str | None:
     """Why a supported module type is not readable with its settings, or None when it is."""
+    if isinstance(module, _RECURRENT) and (
+        not module.batch_first or module.num_layers != 1 or module.bidirectional or getattr(module, "proj_size", 0)
+    ):
+        return ("is read only with batch_first=True, num_layers=1, one direction and no projection (stack "
+                "single-layer modules for depth)")  # fmt: skip
     if isinstance(module, nn.Embedding) and module.max_norm is not None:
         return "has max_norm: it rescales its weights in the forward pass, so its links are not its weights"
     if isinstance(module, nn.MultiheadAttention):
@@ -452,6 +462,9 @@ class _GraphProbe(TorchFunctionMode):
             if isinstance(module, nn.Embedding):
                 self._embedding(step, path, module, data, output, sources)
                 return
+            if isinstance(module, _RECURRENT):
+                self._recurrent(step, path, module, data, output, sources)
+                return
             if isinstance(module, (*_LINKED, *_NORMS, *_REGISTERED_LINKS)):  # a BatchNorm not folded: one to one
                 self._link(step, path, module, data, output, sources)
                 return
@@ -576,6 +589,18 @@ class _GraphProbe(TorchFunctionMode):
         self.layers.append(WeightedLayer(out, f"{path}.out_proj", "positionwise", shape, shape, (), (), (), 1,
                                          module.out_proj.bias is not None, (), sources=(value,)))  # fmt: skip
         self._track(step, result, (out,))
+
+    def _recurrent(self, step: str, path: str, module: nn.RNNBase, data: torch.Tensor, output: Any, sources: Sources) -> None:
+        """A recurrent layer's output sequence as one node layer of (time step, hidden) units, with its
+        input-to-hidden links at every step and its hidden-to-hidden links from each step to the next."""
+        result = output[0] if isinstance(output, tuple) else output
+        if data.dim() != 3:
+            raise TopologyError(f"{step} gets input of shape {tuple(data.shape)}; it must be (batch, time steps, features)")
+        in_shape, out_shape = tuple(data.shape[1:]), tuple(result.shape[1:])
+        index = self._new_node(path, result)
+        self.layers.append(WeightedLayer(index, path, "positionwise", in_shape, out_shape, (), (), (), 1, module.bias, (), sources=sources))
+        self.layers.append(WeightedLayer(index, path, "recurrent", out_shape, out_shape, (), (), (), 1, False, (), sources=(index,)))
+        self._track(step, result, (index,))
 
     def _embedding(
         self, step: str, path: str, module: nn.Embedding, data: torch.Tensor, output: Any, sources: Sources

@@ -161,3 +161,37 @@ def test_torchvision_models_trace_as_dags(build) -> None:
     strengths = node_strength(model, (3, 32, 32))
     assert strengths.groupby("layer").size().tolist() == [node.size for node in topology.node_layers]
     assert np.isfinite(strengths[["s_in", "s_out"]].to_numpy()).all()
+
+
+class Recurrent(nn.Module):
+    def __init__(self, kind: type[nn.RNNBase]) -> None:
+        super().__init__()
+        self.rnn, self.head = kind(3, 4, batch_first=True), nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(x)
+        return self.head(out.mean(dim=1))
+
+
+@pytest.mark.parametrize("kind", [nn.RNN, nn.LSTM, nn.GRU])
+def test_recurrent_layers_link_each_time_step_to_the_next(kind: type[nn.RNNBase]) -> None:
+    """Unrolled by hand: input (t, i) -> hidden (t, j) and hidden (t - 1, k) -> hidden (t, j), the gates'
+    weights summed (torch.chunk of PyTorch's stacked gates), both biases of every gate in each hidden unit."""
+    model = randomized(Recurrent(kind))
+    steps, features, hidden = 5, 3, 4
+    gates = {nn.RNN: 1, nn.LSTM: 4, nn.GRU: 3}[kind]
+    rnn = model.rnn
+    w_ih = sum(torch.chunk(rnn.weight_ih_l0.detach(), gates)).numpy()
+    w_hh = sum(torch.chunk(rnn.weight_hh_l0.detach(), gates)).numpy()
+    bias = sum(torch.chunk((rnn.bias_ih_l0 + rnn.bias_hh_l0).detach(), gates)).numpy()
+    expected = Expected({"input": steps * features, "rnn": steps * hidden, "mean": hidden, "head": 2})
+    for t in range(steps):
+        for j in range(hidden):
+            expected.graph.nodes[("rnn", t * hidden + j)]["bias"] = float(bias[j])
+            expected.graph.add_edge(("rnn", t * hidden + j), ("mean", j), weight=1.0 / steps)
+            for i in range(features):
+                expected.graph.add_edge(("input", t * features + i), ("rnn", t * hidden + j), weight=float(w_ih[j, i]))
+            for k in range(hidden) if t > 0 else ():
+                expected.graph.add_edge(("rnn", (t - 1) * hidden + k), ("rnn", t * hidden + j), weight=float(w_hh[j, k]))
+    expected.affine("head", ["mean"], model.head, (hidden,))
+    check(model, (steps, features), expected, output="head")
