@@ -248,24 +248,44 @@ class Session:
     """A signed-in Neo4j Browser in headless Chromium."""
 
     def __init__(self, driver: Any, password: str) -> None:
-        self.driver, self.password, self.signed_in = driver, password, False
+        self.driver, self.password = driver, password
 
     def open(self, url: str) -> None:
-        """Open ``url`` (signing in the first time) and wait until the post-connect commands have run."""
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions as ready
-        from selenium.webdriver.support.ui import WebDriverWait
+        """Open ``url`` and wait until the post-connect commands have run, signing in whenever asked.
 
+        Browser usually reconnects a later load with the credentials it keeps, but not always: it
+        may show its connect form again, so the form is filled in each time it is shown.
+        """
         self.driver.get(url)
-        if not self.signed_in:  # later loads reconnect with the credentials Browser keeps
-            wait = WebDriverWait(self.driver, 60)
-            user = wait.until(ready.element_to_be_clickable((By.CSS_SELECTOR, "[data-testid=username]")))
-            user.clear()
-            user.send_keys("neo4j")
-            wait.until(ready.element_to_be_clickable((By.CSS_SELECTOR, "[data-testid=password]"))).send_keys(self.password)
-            wait.until(ready.element_to_be_clickable((By.CSS_SELECTOR, "[data-testid=connect]"))).click()
-            self.signed_in = True
-        self.until(lambda: any(text.startswith(":config autoComplete") for text in self.frames()), "the post-connect commands")
+        signed_in_at = -float("inf")
+
+        def connected() -> bool:
+            nonlocal signed_in_at
+            if any(text.startswith(":config autoComplete") for text in self.frames()):
+                return True
+            if time.monotonic() - signed_in_at > 15 and self.sign_in():
+                signed_in_at = time.monotonic()
+            return False
+
+        self.until(connected, "the post-connect commands")
+
+    def sign_in(self) -> bool:
+        """Fill in and submit Browser's connect form if it is shown; whether it was."""
+        from selenium.common.exceptions import StaleElementReferenceException
+        from selenium.webdriver.common.by import By
+
+        fields = {name: self.driver.find_elements(By.CSS_SELECTOR, f"[data-testid={name}]") for name in ("username", "password", "connect")}
+        try:
+            if not all(found and found[0].is_displayed() and found[0].is_enabled() for found in fields.values()):
+                return False
+            fields["username"][0].clear()
+            fields["username"][0].send_keys("neo4j")
+            fields["password"][0].clear()
+            fields["password"][0].send_keys(self.password)
+            fields["connect"][0].click()
+        except StaleElementReferenceException:  # the form was redrawn (or went away) meanwhile
+            return False
+        return True
 
     def frames(self) -> list[str]:
         """The start of every result frame's text, newest first."""
