@@ -24,7 +24,7 @@ class ConfigurationError(CntgraphError):
 
 
 class ConnectionError(CntgraphError):  # noqa: A001 - deliberately ours, exported as cntgraph.ConnectionError
-    """Neo4j could not be reached or refused the credentials."""
+    """Neo4j could not be reached, refused the credentials, or could not serve a query for now (an outage)."""
 
 
 class QueryError(CntgraphError):

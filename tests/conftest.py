@@ -145,6 +145,25 @@ def stored_links(graph: Graph, run: str) -> pd.DataFrame:
     return graph.cypher(_STORED_LINKS, run=run)
 
 
+def complete_epochs(graph: Graph, run: str) -> dict[int, int]:
+    """epoch -> number of link weights stored (sizes of the w_in arrays), for every complete epoch of ``run``."""
+    frame = graph.cypher(
+        "MATCH (e:Epoch {run: $run}) WHERE e.complete "
+        "CALL (e) { MATCH (s:NeuronState {rid: e.rid, epoch: e.epoch}) RETURN sum(coalesce(size(s.w_in), 0)) AS links } "
+        "RETURN e.epoch AS epoch, links ORDER BY epoch",
+        run=run,
+    )
+    return dict(zip(frame["epoch"].tolist(), frame["links"].tolist(), strict=True))
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, neo4j_server: Neo4jUnderTest) -> None:
+    """NEO4J_URI, NEO4J_USER and NEO4J_PASSWORD of the session's server, for CLI tests."""
+    monkeypatch.setenv("NEO4J_URI", neo4j_server.uri)
+    monkeypatch.setenv("NEO4J_USER", neo4j_server.auth[0])
+    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_server.auth[1])
+
+
 @pytest.fixture
 def run_name(graph: Graph, request: pytest.FixtureRequest) -> Iterator[str]:
     """A run name of this test's own; the run is deleted afterwards."""

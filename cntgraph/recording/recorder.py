@@ -4,11 +4,13 @@ The training thread only copies the weights (a snapshot); a background thread co
 metrics and writes. Training waits on the database only when the bounded queue is full. When
 Neo4j is unreachable or a write fails, the epoch is spooled to disk (with a warning saying where)
 and written later: by the recorder once Neo4j answers again, on ``close()``, or by
-``cntgraph replay``.
+``cntgraph replay``. What is promised, and how it is tested: docs/RELIABILITY.md.
 """
 
 from __future__ import annotations
 
+import atexit
+import operator
 import queue
 import secrets
 import threading
@@ -19,12 +21,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 from torch import nn
 
 from cntgraph.checks import whole_number
 from cntgraph.core.network import Snapshot, Topology
 from cntgraph.core.sampling import Sampler, Uniform
-from cntgraph.errors import CntgraphError, ConfigurationError, RecorderError
+from cntgraph.errors import (
+    CntgraphError,
+    ConfigurationError,
+    ConnectionError,
+    RecorderError,
+)
 from cntgraph.model.snapshot import (
     LayerCopy,
     copy_parameters,
@@ -32,13 +40,18 @@ from cntgraph.model.snapshot import (
     take_snapshot,
 )
 from cntgraph.model.tracing import trace
-from cntgraph.recording.replay import replay_file
+from cntgraph.recording.replay import REFUSED, replay_file, set_aside
 from cntgraph.records.build import RunLayout, build_records, layout, new_layout
 from cntgraph.records.epoch import EpochRecords
 from cntgraph.records.spool import save, spool_folder
 from cntgraph.server.connect import connect
 from cntgraph.store.graph import Graph
-from cntgraph.store.writer import DEFAULT_BATCH, Writer, delete_run
+from cntgraph.store.writer import (
+    DEFAULT_BATCH,
+    Writer,
+    delete_incomplete_epochs,
+    delete_run,
+)
 
 IfExists = Literal["error", "resume", "overwrite"]
 _STOP = None
@@ -58,7 +71,7 @@ class Recorder:
     ``"resume"`` (continue it with its sample) or ``"overwrite"`` (delete it first). Up to
     ``queue_size`` captured epochs wait for the background writer (default: as many copies of the
     weights as fit in 1 GiB, at least 2); training waits only when the queue is full. Nothing
-    touches the database before the first :meth:`capture`. ``fold_batchnorm=False`` keeps every
+    touches the database before the first :meth:`capture` (or :meth:`start`). ``fold_batchnorm=False`` keeps every
     BatchNorm as a node layer of its own (see :func:`cntgraph.model.tracing.trace`).
 
     Example:
@@ -117,8 +130,11 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._last_epoch: int | None = None
         self._errors: list[BaseException] = []
-        self._spooled: list[Path] = []
+        self._waiting: list[EpochRecords | Path] = []  # not yet in Neo4j, oldest first: in memory or spooled
         self._offline_until = 0.0
+        self._outage = ""
+        self._unsaved: set[int] = set()  # epochs the spool could not take, already reported
+        self._closed = False
         self.epochs_written: list[int] = []
 
     def __enter__(self) -> Recorder:
@@ -136,9 +152,16 @@ class Recorder:
         writer thread makes the float64 snapshot and the records. An error there (a NaN weight, for
         example) is raised by the next ``capture()``, ``flush()`` or ``close()``.
         """
+        if self._closed:
+            raise RecorderError(
+                f"run {self.run!r}: capture({epoch!r}) after close(); nothing was recorded. Record more epochs with a "
+                "new Recorder and if_exists='resume'."
+            )
         self._raise_background_error()
+        epoch = _checked_epoch(epoch)
         if epoch % self.every:
             return
+        props = _checked_props(props)
         topology = self._start_once()
         if self._last_epoch is not None and epoch < self._last_epoch:
             raise RecorderError(
@@ -147,7 +170,30 @@ class Recorder:
             )
         copies = copy_parameters(self.model, topology)  # the float64 snapshot is made by the writer thread
         self._last_epoch = epoch
-        self._queue.put((epoch, _checked_props(props), copies))
+        self._put((epoch, props, copies))
+
+    def start(self) -> Recorder:
+        """Connect, settle the run (create it, or resume or overwrite it) and start the writer now,
+        instead of at the first :meth:`capture`: a wrong server or a taken run name then fails
+        before training begins. The sample is drawn from the model's weights as they are now.
+
+        Example:
+            recorder = cntgraph.Recorder(model, "mlp-1", (784,)).start()  # RecorderError now if "mlp-1" exists
+        """
+        if self._closed:
+            raise RecorderError(f"run {self.run!r}: start() after close(); create a new Recorder with if_exists='resume'")
+        self._start_once()
+        return self
+
+    def _put(self, item: tuple[int, dict[str, Any], tuple[LayerCopy | None, ...]]) -> None:
+        """Queue ``item``, waiting while the queue is full, never for a writer thread that is gone."""
+        while True:
+            try:
+                self._queue.put(item, timeout=1.0)
+                return
+            except queue.Full:
+                if self._thread is None or not self._thread.is_alive():
+                    raise RecorderError(f"run {self.run!r}: the recorder's writer thread has stopped") from None
 
     def flush(self) -> None:
         """Wait until every captured epoch is written (or spooled); raise any error of the writer."""
@@ -158,40 +204,59 @@ class Recorder:
     def close(self) -> None:
         """Write what is queued, retry spooled epochs, and raise any error of the writer.
 
-        Raises RecorderError naming the spool files of epochs that could not be written.
+        Raises RecorderError naming the spool files of epochs that could not be written. Closing
+        twice is harmless; :meth:`capture` after it is an error.
         """
+        self._closed = True
+        atexit.unregister(self._close_at_exit)
         try:
             if self._thread is not None:
-                self._queue.put(_STOP)
+                self._put(_STOP)  # type: ignore[arg-type]
                 self._thread.join()
                 self._thread = None
-                self._retry_spooled(force=True)
+                self._drain(closing=True)
         finally:
             if self._owns_graph and self._graph is not None:
                 self._graph.close()
                 self._graph = None
         self._raise_background_error()
-        if self._spooled:
+        if self._waiting:
             raise RecorderError(
-                f"run {self.run!r}: {len(self._spooled)} epoch(s) could not be written to Neo4j and are "
-                f"spooled in {self.spool_dir}: {', '.join(p.name for p in self._spooled)}. "
+                f"run {self.run!r}: {len(self._waiting)} epoch(s) could not be written to Neo4j and are "
+                f"spooled in {self.spool_dir}: {', '.join(p.name for p in self._waiting if isinstance(p, Path))}. "
                 "Write them later with `cntgraph replay`."
             )
 
+    def _close_at_exit(self) -> None:
+        """At interpreter exit without :meth:`close`: write (or spool) what is queued, and say so."""
+        waiting = self._queue.qsize() + len(self._waiting)
+        warnings.warn(
+            f"cntgraph: the Recorder of run {self.run!r} was not closed; writing its {waiting} waiting epoch(s) "
+            "before Python exits. Use `with Recorder(...) as recorder:` or call recorder.close().",
+            RuntimeWarning,
+            stacklevel=1,
+        )
+        try:
+            self.close()
+        except CntgraphError as error:
+            warnings.warn(f"cntgraph: {error}", RuntimeWarning, stacklevel=1)
+
     # -- start-up (first capture) ----------------------------------------------------------
     def _start_once(self) -> Topology:
-        """At the first capture: connect, settle the run, start the writer thread."""
+        """At the first capture: connect, settle the run (creating it with its layout), start the writer thread."""
         topology = self._topology
         if self._writer is not None:
             return topology
         graph = self._connected()
         graph.runner.ensure_schema()
         first = take_snapshot(self.model, topology)
-        self._layout = self._resolve_run(graph, first)
+        writer = Writer(graph.runner, batch_size=self._batch_size, progress=self.progress)
+        self._layout = self._resolve_run(graph, writer, first)
         self._queue = queue.Queue(maxsize=self._queue_size or queue_size_for(first))
-        self._writer = Writer(graph.runner, batch_size=self._batch_size, progress=self.progress)
+        self._writer = writer
         self._thread = threading.Thread(target=self._work, name=f"cntgraph-recorder-{self.run}", daemon=True)
         self._thread.start()
+        atexit.register(self._close_at_exit)
         return topology
 
     def _connected(self) -> Graph:
@@ -199,22 +264,59 @@ class Recorder:
             self._graph = connect()
         return self._graph
 
-    def _resolve_run(self, graph: Graph, snapshot: Snapshot) -> RunLayout:
+    def _resolve_run(self, graph: Graph, writer: Writer, snapshot: Snapshot) -> RunLayout:
         existing = graph.query("read/run", name=self.run)
-        if existing.empty:
-            return self._new_layout(snapshot)
-        rid = int(existing["rid"][0])
-        if self.if_exists == "error":
+        if not existing.empty:
+            if self.if_exists == "overwrite":
+                delete_run(graph.runner, int(existing["rid"][0]))
+            else:
+                return self._existing_run(graph, existing, snapshot)
+        new = self._new_layout(snapshot)
+        if writer.create_run(build_records(new, snapshot, 0, {})):
+            return new
+        # another recorder created the run between our read and our write: nothing of ours is stored
+        if self.if_exists == "resume":
+            return self._existing_run(graph, graph.query("read/run", name=self.run), snapshot)
+        raise RecorderError(
+            f"run {self.run!r} was created by another recorder at the same moment; nothing of this recorder was "
+            "written. Record under another name, or pass if_exists='resume' to add epochs to that run."
+        )
+
+    def _existing_run(self, graph: Graph, existing: Any, snapshot: Snapshot) -> RunLayout:
+        """The layout to resume an existing run with (after checks), once its layout is written."""
+        if self.if_exists != "resume":
             raise RecorderError(
                 f"run {self.run!r} already exists ({int(existing['epochs'][0])} complete epochs). Choose another "
                 "name, or pass if_exists='resume' to continue it or if_exists='overwrite' to replace it."
             )
-        if self.if_exists == "overwrite":
-            delete_run(graph.runner, rid)
-            return self._new_layout(snapshot)
+        existing = self._layout_written(graph, existing)
+        rid = int(existing["rid"][0])
         last = existing["last_epoch"][0]
-        self._last_epoch = None if last is None else int(last)
-        return _stored_layout(graph, self.run, rid, snapshot)
+        self._last_epoch = None if last is None or pd.isna(last) else int(last)
+        resumed = _stored_layout(graph, self.run, rid, snapshot)
+        if int(existing["incomplete"][0]):
+            dropped = delete_incomplete_epochs(graph.runner, rid)
+            if dropped:
+                warnings.warn(
+                    f"cntgraph: run {self.run!r} had incomplete epoch(s) {dropped} (a writer stopped half-way); "
+                    "they were never readable and are deleted now.",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+        return resumed
+
+    def _layout_written(self, graph: Graph, existing: Any) -> Any:
+        """``existing`` once its layout is completely written (another recorder may be writing it)."""
+        deadline = time.monotonic() + LAYOUT_WAIT
+        while not bool(existing["layout_written"][0]):
+            if time.monotonic() > deadline:
+                raise RecorderError(
+                    f"run {self.run!r} has no complete layout after {LAYOUT_WAIT:.0f} s: another recorder is creating "
+                    f"it, or one was stopped while it did. Delete it (`cntgraph delete {self.run}`) and record again."
+                )
+            time.sleep(0.2)
+            existing = graph.query("read/run", name=self.run)
+        return existing
 
     def _new_layout(self, snapshot: Snapshot) -> RunLayout:
         props = {
@@ -230,55 +332,92 @@ class Recorder:
         while (item := self._queue.get()) is not _STOP:
             try:
                 self._handle(*item)
+            except BaseException as error:  # noqa: BLE001 - never end the thread: raised by the next capture()/close()
+                self._errors.append(error)
             finally:
                 self._queue.task_done()
         self._queue.task_done()
 
     def _handle(self, epoch: int, props: dict[str, Any], copies: tuple[LayerCopy | None, ...]) -> None:
         assert self._layout is not None
-        try:
-            records = build_records(self._layout, snapshot_of(self._topology, copies), epoch, props)
-        except BaseException as error:  # noqa: BLE001 - re-raised on the training thread
-            self._errors.append(error)
-            return
-        self._retry_spooled()
-        self._deliver(records)
+        self._waiting.append(build_records(self._layout, snapshot_of(self._topology, copies), epoch, props))
+        self._drain()
 
-    def _deliver(self, records: EpochRecords) -> None:
-        if time.monotonic() < self._offline_until:
-            self._spool(records, reason="Neo4j was unreachable moments ago")
-            return
-        assert self._writer is not None
-        try:
-            self._writer.write(records)
-        except Exception as error:  # noqa: BLE001 - any failed write is spooled, never lost
-            self._offline_until = time.monotonic() + self.retry_after
-            self._spool(records, reason=str(error))
-        else:
-            self.epochs_written.append(records.epoch)
+    def _drain(self, closing: bool = False) -> None:
+        """Write waiting epochs, oldest first, unless Neo4j was unreachable moments ago (on close, regardless);
+        keep what is left in the spool.
 
-    def _spool(self, records: EpochRecords, reason: str) -> None:
-        path = save(records, self.spool_dir)
-        self._spooled.append(path)
-        warnings.warn(
-            f"cntgraph: epoch {records.epoch} of run {records.run!r} was not written to Neo4j ({reason}); "
-            f"spooled to {path}. It is retried automatically; `cntgraph replay` writes it later.",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-
-    def _retry_spooled(self, force: bool = False) -> None:
-        """Write spooled epochs, oldest first, once Neo4j may answer again."""
-        assert self._writer is not None
-        while self._spooled and (force or time.monotonic() >= self._offline_until):
-            path = self._spooled[0]
+        An outage stops the writing (the rest waits); an epoch Neo4j refuses is set aside in the
+        spool's ``refused/`` folder and its error raised by the next capture() or close(), and the
+        epochs after it go on.
+        """
+        while self._waiting and (closing or time.monotonic() >= self._offline_until):
+            item = self._waiting[0]
             try:
-                _, epoch = replay_file(self._writer, path)
-            except Exception:  # noqa: BLE001 - still unreachable: keep the file, try later
+                written = self._write(item)
+            except ConnectionError as error:
                 self._offline_until = time.monotonic() + self.retry_after
-                return
-            self._spooled.pop(0)
-            self.epochs_written.append(epoch)
+                self._outage = str(error)
+                break
+            except Exception as error:  # noqa: BLE001 - refused: set aside, the others go on
+                self._waiting.pop(0)
+                self._refused(item, error)
+                continue
+            self._waiting.pop(0)
+            if written is not None:
+                self.epochs_written.append(written)
+        self._spool_waiting()
+
+    def _write(self, item: EpochRecords | Path) -> int | None:
+        """Write one waiting epoch; its number, or None when another process wrote its spool file."""
+        assert self._writer is not None
+        if isinstance(item, Path):
+            replayed = replay_file(self._writer, item)
+            return None if replayed is None else replayed[1]
+        self._writer.write(item)
+        return item.epoch
+
+    def _spool_waiting(self) -> None:
+        """Save the waiting epochs still in memory to the spool (each with a warning); one the spool
+        cannot take stays in memory, retried, and is reported once."""
+        for index, item in enumerate(self._waiting):
+            if isinstance(item, Path):
+                continue
+            try:
+                path = save(item, self.spool_dir)
+            except OSError as error:
+                if item.epoch not in self._unsaved:
+                    self._unsaved.add(item.epoch)
+                    self._errors.append(
+                        RecorderError(
+                            f"run {self.run!r}: epoch {item.epoch} could not be written to Neo4j ({self._outage}) nor "
+                            f"spooled to {self.spool_dir} ({error}). It is kept in memory and retried; free space or "
+                            "fix the folder (spool_dir=) so that it can be saved."
+                        )
+                    )
+                continue
+            self._waiting[index] = path
+            self._unsaved.discard(item.epoch)
+            warnings.warn(
+                f"cntgraph: epoch {item.epoch} of run {item.run!r} was not written to Neo4j ({self._outage}); "
+                f"spooled to {path}. It is retried automatically; `cntgraph replay` writes it later.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+
+    def _refused(self, item: EpochRecords | Path, error: Exception) -> None:
+        """Keep an epoch that can never be written apart from the spool, and report it."""
+        try:
+            kept = str(set_aside(item) if isinstance(item, Path) else save(item, self.spool_dir / REFUSED))
+        except OSError as saving:
+            kept = f"nowhere: it could not be saved either ({saving})"
+        what = f"epoch {item.epoch}" if isinstance(item, EpochRecords) else f"the epoch spooled in {item.name}"
+        self._errors.append(
+            RecorderError(
+                f"run {self.run!r}: {what} could not be written to Neo4j ({error}); it is kept in {kept}, "
+                "apart from the spool, and the epochs after it go on. Once the cause is fixed: `cntgraph replay FILE`."
+            )
+        )
 
     def _raise_background_error(self) -> None:
         if self._errors:
@@ -287,6 +426,11 @@ class Recorder:
                 raise error
             raise RecorderError(f"run {self.run!r}: the recorder's background thread failed: {error!r}") from error
 
+
+#: how long a recorder resuming a run waits for another recorder to finish writing its layout, in seconds
+LAYOUT_WAIT = 60.0
+#: the largest epoch number Neo4j stores (its integers are 64-bit)
+MAX_EPOCH = 2**63 - 1
 
 #: weight copies the queue may hold by default, in bytes
 QUEUE_MEMORY = 1 << 30
@@ -344,17 +488,71 @@ def _plain(value: Any) -> Any:
 RESERVED_PROPS = frozenset({"rid", "epoch", "run", "complete", "captured_at", "completed_at", "links"})
 
 
+def _checked_epoch(epoch: Any) -> int:
+    """``epoch`` as an int once it is a whole number Neo4j can store (0 to 2**63 - 1); else RecorderError naming it.
+
+    Python, numpy and 0-d integer torch values count; booleans, floats and strings do not.
+
+    Example:
+        >>> _checked_epoch(np.int64(3))
+        3
+        >>> _checked_epoch(1.5)
+        Traceback (most recent call last):
+        ...
+        cntgraph.errors.RecorderError: epoch must be a whole number from 0 to 2**63 - 1, got 1.5 (a float); nothing was recorded
+    """
+    try:
+        number = None if isinstance(epoch, (bool, np.bool_)) else operator.index(epoch)
+    except TypeError:
+        number = None
+    if number is None or not 0 <= number <= MAX_EPOCH:
+        raise RecorderError(
+            f"epoch must be a whole number from 0 to 2**63 - 1, got {epoch!r} (a {type(epoch).__name__}); nothing was recorded"
+        )
+    return number
+
+
 def _checked_props(props: dict[str, Any]) -> dict[str, Any]:
-    """Epoch properties as Neo4j can store them: numbers, strings and booleans (tensors unwrapped)."""
+    """Epoch properties as Neo4j stores them: numbers, strings and booleans (0-d tensors and numpy
+    scalars unwrapped); anything else is a ConfigurationError naming the property, raised before
+    anything is queued.
+
+    Example:
+        >>> _checked_props({"loss": np.float32(0.5), "note": "ok"})
+        {'loss': 0.5, 'note': 'ok'}
+        >>> _checked_props({"big": 2**64})
+        Traceback (most recent call last):
+        ...
+        cntgraph.errors.ConfigurationError: epoch property big=18446744073709551616 does not fit Neo4j's 64-bit integers; pass it as a float or a string
+    """
     checked = {}
     for key, value in props.items():
+        if not isinstance(key, str) or not key:
+            raise ConfigurationError(f"epoch property name {key!r} is not a non-empty string; name it (e.g. 'loss')")
         if key in RESERVED_PROPS:
             raise ConfigurationError(f"epoch property {key!r} is reserved by cntgraph; rename it (e.g. 'my_{key}')")
+        _encodable(f"epoch property name {key!r}", key)
         if hasattr(value, "item") and callable(value.item):
             value = value.item()
         if not isinstance(value, (int, float, str, bool)):
             raise ConfigurationError(
                 f"epoch property {key}={value!r} is a {type(value).__name__}; use a number, string or boolean"
             )
+        if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value <= MAX_EPOCH:
+            raise ConfigurationError(
+                f"epoch property {key}={value!r} does not fit Neo4j's 64-bit integers; pass it as a float or a string"
+            )
+        if isinstance(value, str):
+            _encodable(f"epoch property {key}", value)
         checked[key] = value
     return checked
+
+
+def _encodable(what: str, text: str) -> None:
+    """Refuse text that has no UTF-8 form (lone surrogates), which neither Neo4j nor the spool can keep."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ConfigurationError(
+            f"{what} holds {text[error.start : error.end]!r}, which is not valid Unicode text; drop or replace it"
+        ) from None

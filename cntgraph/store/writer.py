@@ -19,7 +19,7 @@ from cntgraph.errors import RecorderError
 from cntgraph.records.epoch import EpochRecords, LinkBlock  # noqa: F401 - LinkBlock: the examples
 from cntgraph.store.runner import Neo4jRunner
 
-__all__ = ["DEFAULT_BATCH", "Writer", "delete_run", "epoch_statements", "neuron_statements", "transactions"]
+__all__ = ["DEFAULT_BATCH", "Writer", "delete_incomplete_epochs", "delete_run", "epoch_statements", "neuron_statements", "transactions"]
 
 #: link weights per transaction (measured in bench/bench_writer.py)
 DEFAULT_BATCH = 100_000
@@ -41,12 +41,21 @@ class Writer:
         self._runs_ready: set[int] = set()
 
     def write(self, records: EpochRecords) -> int:
-        """Write (or rewrite) one epoch; return the number of links stored for it."""
+        """Write (or rewrite) one epoch; return the number of links stored for it.
+
+        Raises RecorderError when the run is not in Neo4j as these records know it (deleted or
+        recreated meanwhile), or when another writer changed the epoch while it was written.
+        """
         self.runner.ensure_schema()
         self._ensure_run(records)
         rid, epoch = records.rid, records.epoch
-        existed = self.runner.run("write/epoch_begin", rid=rid, epoch=epoch, props=records.epoch_props)[0]["existed"]
-        if existed:
+        begun = self.runner.run("write/epoch_begin", rid=rid, epoch=epoch, props=records.epoch_props)
+        if not begun:
+            raise RecorderError(
+                f"run {records.run!r} (id {rid}) is no longer in Neo4j: it was deleted while epoch {epoch} was "
+                "being written. Nothing of this epoch was stored."
+            )
+        if begun[0]["existed"]:
             self.runner.run("write/epoch_clear_states", rid=rid, epoch=epoch)
         total = records.link_count
         with tqdm(
@@ -63,6 +72,11 @@ class Writer:
                     if name == "write/neuron_states":
                         self._check_states(records, params, rows[0]["states"])
                         bar.update(_links_of(params))
+                    elif name == "write/epoch_complete" and not rows:
+                        raise RecorderError(
+                            f"run {records.run!r} epoch {epoch}: another writer cleared or deleted this epoch while it "
+                            "was being written, so it was not marked complete. Record one run from one process at a time."
+                        )
         return total
 
     @staticmethod
@@ -73,20 +87,35 @@ class Writer:
                 f"neuron states of node layer {params['layer']}; some sampled neurons are missing from the store."
             )
 
-    def _ensure_run(self, records: EpochRecords) -> None:
-        """Run, Layer and sampled Neuron nodes: written once per run and writer (idempotent)."""
+    def create_run(self, records: EpochRecords) -> bool:
+        """Create the run of ``records`` with its layout (Layer and sampled Neuron nodes); whether it is
+        now stored under their id.
+
+        False when another run of that name holds another id: it was created first (by another
+        recorder, or again after these records were made); nothing is written then. The layout is
+        marked written last, so a recorder resuming the run waits for all of it.
+        """
         if records.rid in self._runs_ready:
-            return
-        stored = self.runner.run("write/run", name=records.run, rid=records.rid, props=records.run_props)[0]["rid"]
-        if stored != records.rid:
-            raise RecorderError(
-                f"run {records.run!r} already exists in Neo4j with another id ({stored}, not {records.rid}): "
-                "it was recreated since these records were made. Replay them under a new run name."
-            )
+            return True
+        stored = self.runner.run("write/run", name=records.run, rid=records.rid, props=records.run_props)[0]
+        if stored["rid"] != records.rid:
+            return False
         self.runner.run("write/layers", rid=records.rid, layers=records.layers)
         for name, params in neuron_statements(records, self.batch_size):
             self.runner.run(name, **params)
+        self.runner.run("write/run_layout_written", rid=records.rid)
         self._runs_ready.add(records.rid)
+        return True
+
+    def _ensure_run(self, records: EpochRecords) -> None:
+        """Run, Layer and sampled Neuron nodes: written once per run and writer (idempotent)."""
+        if not self.create_run(records):
+            raise RecorderError(
+                f"run {records.run!r} epoch {records.epoch}: a different run of that name is in Neo4j now (it was "
+                "deleted and recorded again since this epoch was captured), so the epoch was not written. Keep both by "
+                f"writing it as a run of its own: `cntgraph replay --as-run NEW_NAME FILE`; or drop the newer run: "
+                f"`cntgraph delete {records.run}`, then `cntgraph replay`."
+            )
 
 
 Statement = tuple[str, dict[str, Any]]
@@ -147,7 +176,8 @@ def epoch_statements(records: EpochRecords, batch_size: int) -> Iterator[Stateme
                 "w_in": [None if links is None else links[2].tolist() for links in incoming[part]],
             }
     yield "write/layer_states", {"rid": rid, "epoch": epoch, "states": records.layer_states}
-    yield "write/epoch_complete", {"rid": rid, "epoch": epoch, "links": records.link_count}
+    states = sum(block.unit.size for block in records.neurons)
+    yield "write/epoch_complete", {"rid": rid, "epoch": epoch, "links": records.link_count, "neuron_states": states}
 
 
 InLinks = tuple[np.ndarray, np.ndarray, np.ndarray] | None  # (source layers, source units, weights) of one neuron's stored links
@@ -247,3 +277,13 @@ def delete_run(runner: Neo4jRunner, rid: int) -> None:
     """
     runner.run_autocommit("write/delete_run_relationships", rid=rid)
     runner.run_autocommit("write/delete_run_nodes", rid=rid)
+
+
+def delete_incomplete_epochs(runner: Neo4jRunner, rid: int) -> list[int]:
+    """Delete the run's incomplete epochs (left by a writer killed half-way) with their states; return their numbers.
+
+    Example:
+        delete_incomplete_epochs(cntgraph.connect().runner, rid=42)
+        [7]
+    """
+    return sorted(runner.run("write/delete_incomplete_epochs", rid=rid)[0]["epochs"])

@@ -25,7 +25,7 @@ from cntgraph.recording.replay import replay
 from cntgraph.server import ManagedServer
 from cntgraph.server.connect import connect
 from cntgraph.store.graph import Graph
-from tests.conftest import stored_links
+from tests.conftest import complete_epochs, stored_links
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.heavy]
 
@@ -36,17 +36,6 @@ def wide_mlp(seed: int = 0) -> nn.Module:
     """About 330k links an epoch when stored in full: long enough to kill the server mid-write."""
     torch.manual_seed(seed)
     return nn.Sequential(nn.Linear(256, 512), nn.ReLU(), nn.Linear(512, 384), nn.ReLU(), nn.Linear(384, 10))
-
-
-def complete_epochs(graph: Graph, run: str) -> dict[int, int]:
-    """epoch -> number of link weights stored (sizes of the w_in arrays), for every complete epoch of ``run``."""
-    frame = graph.cypher(
-        "MATCH (e:Epoch {run: $run}) WHERE e.complete "
-        "CALL (e) { MATCH (s:NeuronState {rid: e.rid, epoch: e.epoch}) RETURN sum(coalesce(size(s.w_in), 0)) AS links } "
-        "RETURN e.epoch AS epoch, links ORDER BY epoch",
-        run=run,
-    )
-    return dict(zip(frame["epoch"].tolist(), frame["links"].tolist(), strict=True))
 
 
 def links_in_store(graph: Graph, run: str) -> int:
