@@ -37,8 +37,9 @@ def spooled(folder: Path) -> list[Path]:
 
 
 def save(records: EpochRecords, folder: Path) -> Path:
-    """Write ``records`` to ``folder`` as one compressed file (atomically); return its path."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write ``records`` to ``folder`` as one compressed file (atomically, readable by its owner
+    only); return its path. An OSError (a full disk, a folder that cannot be made) leaves no file."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / f"{_safe(records.run)}-{records.rid}-epoch-{records.epoch:06d}.npz"
     arrays: dict[str, np.ndarray] = {}
     for i, block in enumerate(records.neurons):
@@ -61,11 +62,15 @@ def save(records: EpochRecords, folder: Path) -> Path:
     }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     partial = path.with_suffix(".partial")
-    with open(partial, "wb") as handle:
-        np.savez_compressed(handle, **arrays)
-        handle.flush()
-        os.fsync(handle.fileno())
-    partial.replace(path)
+    try:
+        with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -169,8 +169,8 @@ class ManagedServer:
             return running, False
         java = find_java()
         dist = self.install(progress=progress)
-        bolt = bolt_port or _env_int("CNTGRAPH_BOLT_PORT", DEFAULT_BOLT_PORT, "a port number")
-        http = http_port or _env_int("CNTGRAPH_HTTP_PORT", DEFAULT_HTTP_PORT, "a port number")
+        bolt = _env_int("CNTGRAPH_BOLT_PORT", DEFAULT_BOLT_PORT, "a port number") if bolt_port is None else bolt_port
+        http = _env_int("CNTGRAPH_HTTP_PORT", DEFAULT_HTTP_PORT, "a port number") if http_port is None else http_port
         nice = _nice_value(_env_int("CNTGRAPH_NICE", DEFAULT_NICE, "a nice value") if nice is None else nice)
         _require_free(bolt, "Bolt", "--bolt-port or CNTGRAPH_BOLT_PORT")
         _require_free(http, "HTTP", "--http-port or CNTGRAPH_HTTP_PORT")
@@ -261,8 +261,11 @@ class ManagedServer:
 
     # -- helpers ---------------------------------------------------------------------------
     def _write_config(self, **values: object) -> None:
-        for folder in (self.instance / "conf", self.data_dir, self.logs_dir, self.instance / "run"):
-            folder.mkdir(parents=True, exist_ok=True)
+        # the store, its logs and the password are the owner's only: any local user could copy
+        # every weight from readable files, past Neo4j's authentication
+        for folder in (self.instance, self.instance / "conf", self.data_dir, self.logs_dir, self.instance / "run"):
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            folder.chmod(0o700)  # also a store made before this rule
         template = resources.files("cntgraph.server").joinpath("neo4j.conf").read_text("utf-8")
         text = Template(template).substitute(
             values,
@@ -271,7 +274,9 @@ class ManagedServer:
             run_dir=self.instance / "run",
             browser_post_connect_cmd=post_connect_cmd(),
         )
-        (self.instance / "conf" / "neo4j.conf").write_text(text, encoding="utf-8")
+        conf = self.instance / "conf" / "neo4j.conf"
+        conf.write_text(text, encoding="utf-8")
+        conf.chmod(0o600)
 
     def _ensure_password(self, java: Path, dist: Distribution) -> None:
         """Generate the password and set it in the store before the very first start."""
@@ -394,6 +399,8 @@ def _reap(pid: int) -> None:
 
 
 def _require_free(port: int, what: str, how: str) -> None:
+    if not 1 <= port <= 65535:
+        raise ServerError(f"port {port}, wanted for {what}, is not a port number (1 to 65535); choose one with {how}.")
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         # as the server's own sockets do, so that connections in TIME_WAIT do not count as "in use"
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

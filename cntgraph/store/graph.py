@@ -79,7 +79,9 @@ class Graph:
         return self.runner.query(name, **params)
 
     def cypher(self, text: str, /, **params: Any) -> pd.DataFrame:
-        """Run ad-hoc Cypher in read access mode (a write is refused and changes nothing).
+        """Run ad-hoc Cypher in read access mode (a write is refused and changes nothing; so are
+        ``LOAD CSV``, procedures other than the schema's, and commands that reach other sessions or
+        the server's settings). It is stopped after ``graph.runner.query_timeout`` seconds (60).
 
         Example:
             graph.cypher("MATCH (n) RETURN labels(n) AS labels, count(*) AS n")
@@ -321,6 +323,37 @@ class Graph:
 
     def _complete_epochs(self, run: str) -> list[int]:
         return [int(epoch) for epoch in self.epochs(run)["epoch"]]
+
+    def check_subjects(self, **params: Any) -> None:
+        """Raise QueryError naming what query parameters ask for but the store does not hold: the
+        ``run``, its complete epochs (``epoch``, ``start``, ``end``), node layers (``layer``,
+        ``src_layer``, ``dst_layer``) and units of a named layer (``unit``, ``src_unit``, ``dst_unit``).
+        A query about something that is not recorded then says so, instead of returning no rows.
+
+        Example:
+            graph.check_subjects(run="mlp-1", epoch=99)
+            QueryError: run 'mlp-1' has no complete epoch 99; its complete epochs are 0..19
+        """
+        run = params.get("run")
+        if run is None:
+            return
+        self._require_run(run)
+        wanted = [params[key] for key in ("epoch", "start", "end") if isinstance(params.get(key), int)]
+        if wanted:
+            self.complete_epochs(run, wanted)
+        layers = self.layers(run)
+        sizes = dict(zip(layers["layer"].tolist(), layers["size"].tolist(), strict=True))
+        for layer_key, unit_key in (("layer", "unit"), ("src_layer", "src_unit"), ("dst_layer", "dst_unit")):
+            layer = params.get(layer_key)
+            if not isinstance(layer, int):
+                continue
+            if layer not in sizes:
+                raise QueryError(f"run {run!r} has no node layer {layer} (${layer_key}); its node layers are 0..{max(sizes)}")
+            unit = params.get(unit_key)
+            if isinstance(unit, int) and not 0 <= unit < sizes[layer]:
+                raise QueryError(
+                    f"node layer {layer} of run {run!r} has no unit {unit} (${unit_key}); its units are 0..{sizes[layer] - 1}"
+                )
 
     def _require_run(self, run: str) -> None:
         if not self.query("read/run", name=run).empty:

@@ -8,6 +8,7 @@ a runner; nothing else touches the driver.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +25,12 @@ T = TypeVar("T")
 
 #: how long a transaction is retried on transient errors (with backoff) before it fails
 RETRY_SECONDS = 10.0
+#: how long an ad-hoc query may run by default, in seconds
+AD_HOC_TIMEOUT = 60.0
+#: procedures an ad-hoc query may call: the schema's, which read nothing but names
+SCHEMA_PROCEDURES = re.compile(r"(db\.labels|db\.relationshipTypes|db\.propertyKeys|db\.schema\.\w+|dbms\.components)\(")
+#: SHOW commands an ad-hoc query may run: the schema's, and what the server can call
+SCHEMA_COMMANDS = frozenset({"ShowIndexes", "ShowConstraints", "ShowFunctions", "ShowProcedures"})
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,8 @@ class Neo4jRunner:
         self.browser_url = browser_url
         self._owns_driver = owns_driver
         self._schema_ready = False
+        #: seconds an ad-hoc query (:meth:`cypher`) may run before the server stops it
+        self.query_timeout = AD_HOC_TIMEOUT
 
     @classmethod
     def open(cls, target: Target) -> Neo4jRunner:
@@ -150,12 +159,23 @@ class Neo4jRunner:
         self._schema_ready = True
 
     def cypher(self, text: str, /, **params: Any) -> pd.DataFrame:
-        """Run ad-hoc Cypher in read access mode (a write is refused and changes nothing).
+        """Run ad-hoc Cypher in read access mode: a write is refused and changes nothing, and so is a
+        query that would read files or URLs (``LOAD CSV``), call a procedure other than the schema's
+        (``db.labels()``...), or reach other sessions or the server's settings (``SHOW
+        TRANSACTIONS``, ``TERMINATE TRANSACTIONS``, ``SHOW SETTINGS``). Its plan is checked before
+        it runs; it is stopped after :attr:`query_timeout` seconds.
 
         Example:
             runner.cypher("MATCH (n) RETURN count(n) AS n")
         """
-        return self._execute(text, params, "ad-hoc", neo4j.RoutingControl.READ, neo4j.Result.to_df)
+        plan = self._execute(f"EXPLAIN {text}", params, "ad-hoc", neo4j.RoutingControl.READ, lambda result: result.consume().plan)
+        refused = sorted(set(_refused_operations(plan or {})))
+        if refused:
+            raise QueryError(
+                f"ad-hoc queries may only read the graph; this one would use {', '.join(refused)}, which read files or "
+                "URLs, call procedures, or reach other sessions or the server's settings. Nothing was run."
+            )
+        return self._execute(text, params, "ad-hoc", neo4j.RoutingControl.READ, neo4j.Result.to_df, self.query_timeout)
 
     def _execute(
         self,
@@ -164,8 +184,9 @@ class Neo4jRunner:
         name: str,
         routing: neo4j.RoutingControl,
         transform: Callable[[neo4j.Result], T],
+        timeout: float | None = None,
     ) -> T:
-        query = neo4j.Query(text, metadata={"app": "cntgraph", "query": name})
+        query = neo4j.Query(text, metadata={"app": "cntgraph", "query": name}, timeout=timeout)
         with self._translated(name):
             return self.driver.execute_query(
                 query,
@@ -190,11 +211,21 @@ class Neo4jRunner:
                 f"cannot reach Neo4j (settings from {self.source}): {error}. Is the server running "
                 "and the URI right? `cntgraph neo4j status` shows the managed server."
             ) from error
+        except neo4j_errors.TransientError as error:  # still failing after the driver's retries: try again later
+            raise ConnectionError(
+                f"Neo4j could not run query {name!r} for now (settings from {self.source}): {error.message} "
+                f"({error.code}). Try again later."
+            ) from error
         except neo4j_errors.ClientError as error:
             if error.code == "Neo.ClientError.Database.DatabaseNotFound":
                 raise ConnectionError(
                     f"Neo4j has no database {self.database!r} (settings from {self.source}); "
                     "Community edition has one database, 'neo4j'. Unset NEO4J_DATABASE or fix it."
+                ) from error
+            if error.code.startswith("Neo.ClientError.Transaction.TransactionTimedOut"):
+                raise QueryError(
+                    f"query {name!r} ran longer than {self.query_timeout:g} s and was stopped; narrow it (one run, one "
+                    "epoch, a LIMIT) or allow longer: Neo4jRunner.query_timeout."
                 ) from error
             if error.code == "Neo.ClientError.Statement.AccessMode":
                 raise QueryError(
@@ -209,6 +240,26 @@ def _statement(name: str, params: dict[str, Any]) -> str:
     text = library.load(name)
     library.check_parameters(name, params)
     return text
+
+
+def _refused_operations(plan: dict[str, Any]) -> Iterator[str]:
+    """The operations of a query plan that ad-hoc queries may not use, by name.
+
+    Example:
+        >>> plan = {"operatorType": "ProduceResults@neo4j", "children": [{"operatorType": "LoadCSV@neo4j", "args": {}}]}
+        >>> list(_refused_operations(plan))
+        ['LOAD CSV']
+    """
+    operator = str(plan.get("operatorType", "")).split("@")[0]
+    details = str(plan.get("args", plan.get("arguments", {})).get("Details", ""))
+    if operator == "LoadCSV":
+        yield "LOAD CSV"
+    elif operator == "ProcedureCall" and not SCHEMA_PROCEDURES.match(details):
+        yield f"the procedure {details.split('(')[0]}"
+    elif operator.startswith(("Show", "Terminate")) and operator not in SCHEMA_COMMANDS:
+        yield re.sub(r"(?<=[a-z])(?=[A-Z])", " ", operator).upper()
+    for child in plan.get("children", ()):
+        yield from _refused_operations(child)
 
 
 def _rows(result: neo4j.Result) -> list[dict[str, Any]]:

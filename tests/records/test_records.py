@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -66,3 +69,23 @@ def test_a_damaged_spool_file_is_named(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(SpoolError, match=str(path)):
         load(path)
+
+
+def test_spool_files_are_their_owners_only(tmp_path: Path) -> None:
+    """Issue 14, item 9: weights in the spool are not readable by other local users, whatever the umask."""
+    previous = os.umask(0o022)
+    try:
+        path = save(records(), tmp_path / "spool")
+    finally:
+        os.umask(previous)
+    assert (stat.S_IMODE(path.parent.stat().st_mode), stat.S_IMODE(path.stat().st_mode)) == (0o700, 0o600)
+
+
+def test_a_full_disk_leaves_no_spool_file(tmp_path: Path) -> None:
+    """Issue 14, item 1: the write fails with the disk's own error (ENOSPC, from /dev/full) and leaves nothing half-written."""
+    built = records()
+    (tmp_path / f"hand-42-epoch-{built.epoch:06d}.partial").symlink_to("/dev/full")
+    with pytest.raises(OSError) as failed:
+        save(built, tmp_path)
+    assert failed.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []

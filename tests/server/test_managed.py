@@ -10,6 +10,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+import neo4j
 import pytest
 
 from cntgraph import connect
@@ -263,3 +264,27 @@ def test_authentication_is_always_on(server: ManagedServer) -> None:
             anonymous.verify_connectivity()
     conf = (server.instance / "conf" / "neo4j.conf").read_text()
     assert "dbms.security.auth_enabled=true" in conf
+
+
+def test_the_store_is_its_owners_only(server: ManagedServer) -> None:
+    """Issue 14, item 9: no local user can copy the store (or the password hash) past Neo4j's authentication."""
+    folders = [server.instance, server.instance / "conf", server.data_dir, server.logs_dir, server.instance / "run"]
+    assert {folder.name: stat.S_IMODE(folder.stat().st_mode) for folder in folders} == {f.name: 0o700 for f in folders}
+    assert stat.S_IMODE((server.instance / "conf" / "neo4j.conf").stat().st_mode) == 0o600
+    auth = next(server.data_dir.rglob("auth.ini"))  # Neo4j's own password hash: inside the owner-only data folder
+    assert server.data_dir in auth.parents
+
+
+def test_load_csv_cannot_read_the_servers_files(server: ManagedServer) -> None:
+    """Issue 14, item 8, on the server itself: even a query of the admin user (as in Browser) cannot read files."""
+    state = server.state()
+    assert state is not None
+    with neo4j.GraphDatabase.driver(state.bolt_uri, auth=("neo4j", server.password())) as driver:
+        with pytest.raises(neo4j.exceptions.ClientError, match="file URLs|allow_csv_import_from_file_urls"):
+            driver.execute_query("LOAD CSV FROM 'file:///etc/passwd' AS row RETURN row LIMIT 1")
+
+
+@pytest.mark.parametrize("port", [99999, 0, -1])
+def test_a_port_that_is_no_port_is_named(tmp_path: Path, port: int) -> None:
+    with pytest.raises(ServerError, match=rf"port {port}, wanted for Bolt, is not a port number \(1 to 65535\).*--bolt-port"):
+        ManagedServer(instance=tmp_path / "instance").start(bolt_port=port, http_port=free_port())

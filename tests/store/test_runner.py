@@ -84,3 +84,33 @@ def test_cli_errors_are_one_clear_line(capsys: pytest.CaptureFixture[str], monke
     monkeypatch.setenv("NEO4J_PASSWORD", "x")
     assert main(["demo"]) == 1
     assert capsys.readouterr().err.startswith("cntgraph: error: NEO4J_URI is 'http://nope'")
+
+
+# -- issue 14, item 8: ad-hoc queries read the graph and nothing else ------------------------------
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("LOAD CSV FROM 'file:///etc/passwd' AS row RETURN row", "LOAD CSV"),
+        ("LOAD CSV FROM 'http://127.0.0.1:9/x.csv' AS row RETURN row", "LOAD CSV"),
+        ("CALL () { LOAD CSV FROM 'file:///etc/hostname' AS row RETURN row } RETURN row", "LOAD CSV"),
+        ("SHOW TRANSACTIONS", "SHOW TRANSACTIONS"),
+        ("TERMINATE TRANSACTIONS 'neo4j-transaction-1'", "TERMINATE TRANSACTIONS"),
+        ("SHOW SETTINGS", "SHOW SETTINGS"),
+        ("CALL dbms.listConfig()", "the procedure dbms.listConfig"),
+    ],
+)
+def test_ad_hoc_cypher_cannot_reach_files_urls_sessions_or_settings(graph: Graph, text: str, named: str) -> None:
+    with pytest.raises(QueryError, match=rf"may only read the graph; this one would use {named}.*Nothing was run"):
+        graph.cypher(text)
+
+
+def test_ad_hoc_cypher_may_read_the_schema(graph: Graph) -> None:
+    assert "Run" in graph.cypher("CALL db.labels() YIELD label RETURN label")["label"].tolist()
+    assert len(graph.cypher("SHOW INDEXES YIELD name RETURN name")) > 0
+
+
+def test_ad_hoc_cypher_is_stopped_at_its_timeout(neo4j_server: Neo4jUnderTest) -> None:
+    with cntgraph.connect(neo4j_server.uri, neo4j_server.auth) as graph:
+        graph.runner.query_timeout = 0.5
+        with pytest.raises(QueryError, match=r"ran longer than 0.5 s and was stopped.*query_timeout"):
+            graph.cypher("UNWIND range(1, 10000000000) AS i WITH i WHERE i < 0 RETURN count(i) AS n")
