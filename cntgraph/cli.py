@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cntgraph.errors import CntgraphError
+from cntgraph.errors import CntgraphError, ConfigurationError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -123,12 +124,45 @@ def _replay(args: argparse.Namespace) -> int:
     from cntgraph.records.spool import spool_folder
     from cntgraph.server.connect import connect
 
-    folder = args.spool or spool_folder()
+    if args.files and args.spool:
+        raise ConfigurationError("give spool files or --spool FOLDER, not both")
+    where = ", ".join(map(str, args.files)) if args.files else str(args.spool or spool_folder())
     with connect() as graph:
-        written = replay(graph, folder)
+        written = replay(graph, args.spool, files=args.files or None, as_run=args.as_run)
     for run, epoch in written:
         print(f"wrote run {run!r} epoch {epoch}")
-    print(f"{len(written)} spooled epoch(s) written from {folder}")
+    print(f"{len(written)} spooled epoch(s) written from {where}")
+    return 0
+
+
+# -- cntgraph delete / cleanup ----------------------------------------------------------------------
+def _delete(args: argparse.Namespace) -> int:
+    from cntgraph.server.connect import connect
+    from cntgraph.store.writer import delete_run
+
+    with connect() as graph:
+        found = graph.query("read/run", name=args.run)
+        if found.empty:
+            graph.check_subjects(run=args.run)  # names the runs there are
+        epochs = int(found["epochs"][0])
+        if not args.yes:
+            answer = input(f"Delete run {args.run!r} and its {epochs} complete epoch(s) from {graph.source}? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                print("Nothing deleted.")
+                return 1
+        delete_run(graph.runner, int(found["rid"][0]))
+    print(f"Deleted run {args.run!r} ({epochs} complete epoch(s))")
+    return 0
+
+
+def _cleanup(args: argparse.Namespace) -> int:
+    from cntgraph.server.connect import connect
+    from cntgraph.store.writer import delete_incomplete_epochs
+
+    with connect() as graph:
+        graph.check_subjects(run=args.run)
+        dropped = delete_incomplete_epochs(graph.runner, int(graph.query("read/run", name=args.run)["rid"][0]))
+    print(f"Deleted incomplete epoch(s) {dropped} of run {args.run!r}" if dropped else f"Run {args.run!r} has no incomplete epoch")
     return 0
 
 
@@ -149,9 +183,11 @@ def _query(args: argparse.Namespace) -> int:
         for name in library.names():
             print(f"{name:28} {library.header(name).splitlines()[0]}")
         return 0
-    params = dict(args.param)
-    library.check_parameters(args.name, params)  # says what the query needs before connecting
+    texts = dict(args.param)
+    library.check_parameters(args.name, texts)  # says what the query needs before connecting
+    params = {key: library.typed_value(key, text) for key, text in texts.items()}
     with connect() as graph:
+        graph.check_subjects(**params)  # an unknown run, epoch, layer or unit is an error, not "(no rows)"
         _print_frame(graph.query(args.name, **params), args.format)
     return 0
 
@@ -181,15 +217,31 @@ def _verify(args: argparse.Namespace) -> int:
     return 1 if len(wrong) and (full or args.strict) else 0
 
 
-def _param(text: str) -> tuple[str, object]:
-    """``k=v`` as (k, v): v parsed as JSON when it is JSON (numbers, lists, quoted strings), else a string."""
+def _param(text: str) -> tuple[str, str]:
+    """``k=v`` as (k, v); v is typed later by the query's declared parameter types."""
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"{text!r} is not k=v")
-    try:
-        return key, json.loads(value)
-    except ValueError:
-        return key, value
+    return key, value
+
+
+def _whole(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``minimum`` (to ``maximum``), else a usage error naming the range."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            bound = f"from {minimum} to {maximum}" if maximum is not None else f">= {minimum}"
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number {bound}")
+        return value
+
+    return parse
+
+
+PORT = _whole(1, 65535)
 
 
 def _print_frame(frame: pd.DataFrame, form: str) -> None:
@@ -273,7 +325,7 @@ def _view(args: argparse.Namespace) -> int:
 def _add_view_command(commands: argparse._SubParsersAction) -> None:
     view = commands.add_parser("view", help="watch a run learn, layer by layer, in a local web page")
     view.add_argument("run", nargs="?", help="run name (default: the most recent run)")
-    view.add_argument("--port", type=int, default=8050, help="local port (default 8050)")
+    view.add_argument("--port", type=PORT, default=8050, help="local port (default 8050)")
     view.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
     view.add_argument("--open", action="store_true", help="open the page in the web browser")
     view.set_defaults(handler=_view)
@@ -394,11 +446,11 @@ def build_parser() -> argparse.ArgumentParser:
         handler=_neo4j_install
     )
     start = server_commands.add_parser("start", help="start the server in the background")
-    start.add_argument("--bolt-port", type=int, help="Bolt port (default 7687, or CNTGRAPH_BOLT_PORT)")
-    start.add_argument("--http-port", type=int, help="HTTP/Browser port (default 7474, or CNTGRAPH_HTTP_PORT)")
+    start.add_argument("--bolt-port", type=PORT, help="Bolt port (default 7687, or CNTGRAPH_BOLT_PORT)")
+    start.add_argument("--http-port", type=PORT, help="HTTP/Browser port (default 7474, or CNTGRAPH_HTTP_PORT)")
     start.add_argument("--heap", help="JVM heap, e.g. 1g (default 512m, or CNTGRAPH_HEAP)")
     start.add_argument("--pagecache", help="page cache, e.g. 512m (default 256m, or CNTGRAPH_PAGECACHE)")
-    start.add_argument("--nice", type=int, help="CPU priority, 0 (normal) to 19 (lowest; the default, or CNTGRAPH_NICE)")
+    start.add_argument("--nice", type=_whole(0, 19), help="CPU priority, 0 (normal) to 19 (lowest; the default, or CNTGRAPH_NICE)")
     start.set_defaults(handler=_neo4j_start)
     stop = server_commands.add_parser("stop", help="stop the server cntgraph started")
     stop.add_argument("--timeout", type=float, default=60.0, help="seconds to wait after SIGTERM")
@@ -422,11 +474,22 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.set_defaults(handler=_ingest)
 
     replay = commands.add_parser("replay", help="write epochs spooled while Neo4j was unreachable")
+    replay.add_argument("files", nargs="*", type=Path, metavar="FILE", help="spool files to write (default: the whole spool folder)")
     replay.add_argument("--spool", type=Path, help="spool folder (default: $CNTGRAPH_HOME/spool)")
+    replay.add_argument("--as-run", metavar="NAME", help="write the epochs as a run of this name instead of their own")
     replay.set_defaults(handler=_replay)
 
+    delete = commands.add_parser("delete", help="delete a run and everything recorded for it")
+    delete.add_argument("run", help="run name")
+    delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    delete.set_defaults(handler=_delete)
+
+    cleanup = commands.add_parser("cleanup", help="delete a run's incomplete epochs (left by a writer killed half-way)")
+    cleanup.add_argument("run", help="run name")
+    cleanup.set_defaults(handler=_cleanup)
+
     demo = commands.add_parser("demo", help="train two small digit classifiers, recording every epoch")
-    demo.add_argument("--epochs", type=int, default=20, help="epochs per network (default 20)")
+    demo.add_argument("--epochs", type=_whole(1), default=20, help="epochs per network (default 20)")
     demo.add_argument("--out", type=Path, default=Path("cntgraph-demo"), help="folder for the plots")
     demo.set_defaults(handler=_demo)
     _add_query_commands(commands)
@@ -442,12 +505,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
     except CntgraphError as error:
         print(f"cntgraph: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`cntgraph runs | head`): stop quietly, as `cat` does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

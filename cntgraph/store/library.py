@@ -8,6 +8,7 @@ parameters and an example call. Names are file paths without ``.cypher``, such a
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Iterable
 from functools import lru_cache
@@ -141,3 +142,54 @@ def check_parameters(name: str, given: Iterable[str]) -> None:
     takes = ", ".join(f"${p}" for p in parameters(name)) or "no parameters"
     usage = next((line for line in header(name).splitlines() if line.startswith("Parameters:")), "")
     raise QueryError(f"query {name!r} takes {takes} ({'; '.join(problems)}). {usage}".rstrip())
+
+
+#: the type of every parameter name the library uses: one name, one meaning, in every query
+PARAMETER_TYPES: dict[str, str] = {
+    **dict.fromkeys(("run", "name"), "string"),
+    **dict.fromkeys(
+        ("rid", "epoch", "layer", "unit", "k", "start", "end", "src", "dst", "src_layer", "dst_layer",
+         "src_unit", "dst_unit", "links", "neuron_states"),
+        "integer",
+    ),  # fmt: skip
+    **dict.fromkeys(("epochs", "units"), "list of integers"),
+    **dict.fromkeys(("props",), "map"),
+    **dict.fromkeys(
+        ("bias", "in_layers", "in_units", "layers", "s", "s_in", "s_out", "scores", "states", "w_in"), "list"
+    ),
+}
+
+
+def typed_value(parameter: str, text: str) -> object:
+    """``text`` (as typed on a command line) as the value of ``parameter``, by its declared type.
+
+    Strings stay strings (a run named ``1`` is ``"1"``); integers are whole numbers; lists of
+    integers are comma-separated or JSON; lists and maps are JSON. QueryError names the
+    parameter and its type when ``text`` is not one.
+
+    Example:
+        >>> typed_value("run", "1"), typed_value("epoch", "3"), typed_value("epochs", "1,2")
+        ('1', 3, [1, 2])
+        >>> typed_value("epoch", "three")
+        Traceback (most recent call last):
+        ...
+        cntgraph.errors.QueryError: parameter $epoch is an integer, got 'three'
+    """
+    kind = PARAMETER_TYPES.get(parameter)
+    if kind is None or kind == "string":
+        return text
+    try:
+        if kind == "integer":
+            return int(text)
+        if kind == "list of integers":
+            value = json.loads(text) if text.lstrip().startswith("[") else [int(part) for part in text.split(",") if part.strip()]
+            if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+                return value
+        else:
+            value = json.loads(text)
+            if isinstance(value, dict if kind == "map" else list):
+                return value
+    except ValueError:
+        pass
+    article = "an" if kind[0] in "aeiou" else "a"
+    raise QueryError(f"parameter ${parameter} is {article} {kind}, got {text!r}")

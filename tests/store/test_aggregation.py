@@ -18,7 +18,7 @@ from cntgraph.model.snapshot import take_snapshot
 from cntgraph.model.tracing import trace
 from cntgraph.store.graph import Graph
 from cntgraph.store.verification import RTOL, disagreements, fully_stored
-from tests.store.test_graph import Params, cli_env, float32, record, strengths  # noqa: F401 - cli_env is a fixture
+from tests.store.test_graph import Params, float32, record, strengths
 
 pytestmark = pytest.mark.neo4j
 

@@ -18,7 +18,7 @@ from cntgraph.errors import QueryError
 from cntgraph.recording.recorder import Recorder
 from cntgraph.store import library
 from cntgraph.store.graph import Graph
-from tests.conftest import Neo4jUnderTest, delete_run
+from tests.conftest import delete_run
 from tests.divergences import oracle
 
 pytestmark = pytest.mark.neo4j
@@ -289,13 +289,6 @@ def test_library_queries_and_ad_hoc_cypher_are_read_only(graph: Graph) -> None:
 
 
 # -- the command line ------------------------------------------------------------------------
-@pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, neo4j_server: Neo4jUnderTest) -> None:
-    monkeypatch.setenv("NEO4J_URI", neo4j_server.uri)
-    monkeypatch.setenv("NEO4J_USER", neo4j_server.auth[0])
-    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_server.auth[1])
-
-
 def test_cli_runs_and_query(cli_env: None, capsys: pytest.CaptureFixture[str], hand: str) -> None:
     assert main(["runs"]) == 0
     assert hand in capsys.readouterr().out

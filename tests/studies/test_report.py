@@ -15,7 +15,7 @@ from cntgraph.core.sampling import Uniform
 from cntgraph.errors import QueryError
 from cntgraph.store.graph import Graph
 from cntgraph.studies.report import DEFAULT_TOP, report_data, write_report
-from tests.conftest import Neo4jUnderTest, delete_run
+from tests.conftest import delete_run
 from tests.store.test_graph import Params, _plan, float32, record, strengths
 
 pytestmark = pytest.mark.neo4j
@@ -137,12 +137,6 @@ def test_unknown_runs_and_epochs_are_named(graph: Graph, tiny: str, tmp_path: Pa
     with pytest.raises(QueryError, match=rf"run '{tiny}' has no complete epoch 7; its complete epochs are 0..2"):
         write_report(graph, tiny, tmp_path, epochs=[0, 7])
     assert not tmp_path.joinpath("fluctuation.png").exists()
-
-
-@pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, neo4j_server: Neo4jUnderTest) -> None:
-    for name, value in zip(("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD"), (neo4j_server.uri, *neo4j_server.auth), strict=True):
-        monkeypatch.setenv(name, value)
 
 
 def test_cli_report_prints_the_paths(cli_env: None, capsys: pytest.CaptureFixture[str], tiny: str, tmp_path: Path) -> None:
