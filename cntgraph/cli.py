@@ -135,7 +135,7 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- cntgraph delete / cleanup ----------------------------------------------------------------------
+# -- cntgraph delete / repair -----------------------------------------------------------------------
 def _delete(args: argparse.Namespace) -> int:
     from cntgraph.server.connect import connect
     from cntgraph.store.writer import delete_run
@@ -155,14 +155,18 @@ def _delete(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cleanup(args: argparse.Namespace) -> int:
+def _repair(args: argparse.Namespace) -> int:
     from cntgraph.server.connect import connect
-    from cntgraph.store.writer import delete_incomplete_epochs
+    from cntgraph.store.writer import Writer, delete_incomplete_epochs
 
     with connect() as graph:
         graph.check_subjects(run=args.run)
-        dropped = delete_incomplete_epochs(graph.runner, int(graph.query("read/run", name=args.run)["rid"][0]))
+        rid = int(graph.query("read/run", name=args.run)["rid"][0])
+        dropped = delete_incomplete_epochs(graph.runner, rid)
+        graph.runner.run_autocommit("write/links", rid=rid)
+        Writer(graph.runner, progress=False).summarise(rid)
     print(f"Deleted incomplete epoch(s) {dropped} of run {args.run!r}" if dropped else f"Run {args.run!r} has no incomplete epoch")
+    print("Its LINK relationships are written and their summaries refreshed")
     return 0
 
 
@@ -484,9 +488,11 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     delete.set_defaults(handler=_delete)
 
-    cleanup = commands.add_parser("cleanup", help="delete a run's incomplete epochs (left by a writer killed half-way)")
-    cleanup.add_argument("run", help="run name")
-    cleanup.set_defaults(handler=_cleanup)
+    repair = commands.add_parser(
+        "repair", help="delete a run's incomplete epochs (a writer killed half-way), write missing LINKs, refresh their summaries"
+    )
+    repair.add_argument("run", help="run name")
+    repair.set_defaults(handler=_repair)
 
     demo = commands.add_parser("demo", help="train two small digit classifiers, recording every epoch")
     demo.add_argument("--epochs", type=_whole(1), default=20, help="epochs per network (default 20)")

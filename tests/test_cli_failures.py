@@ -79,14 +79,14 @@ def test_query_names_what_is_not_recorded_and_types_its_parameters(
 
 
 @pytest.mark.neo4j
-def test_delete_asks_first_and_cleanup_drops_incomplete_epochs(
+def test_delete_asks_first_and_repair_drops_incomplete_epochs(
     cli_env: None, graph: Graph, run_name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with Recorder(mlp(), run_name, INPUT, graph=graph, sample=Uniform(5, seed=6), spool_dir=tmp_path, progress=False) as rec:
         rec.capture(0)
     rid = int(graph.query("read/run", name=run_name)["rid"][0])
     graph.runner.run("write/epoch_begin", rid=rid, epoch=1, props={})  # what a writer killed half-way leaves
-    assert main(["cleanup", run_name]) == 0
+    assert main(["repair", run_name]) == 0
     assert f"Deleted incomplete epoch(s) [1] of run {run_name!r}" in capsys.readouterr().out
     assert graph.cypher("MATCH (e:Epoch {rid: $rid}) RETURN collect(e.epoch) AS e", rid=rid)["e"][0] == [0]
     monkeypatch.setattr(sys, "stdin", io.StringIO("n\n"))

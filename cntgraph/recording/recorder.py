@@ -215,6 +215,7 @@ class Recorder:
                 self._thread.join()
                 self._thread = None
                 self._drain(closing=True)
+                self._summarise()
         finally:
             if self._owns_graph and self._graph is not None:
                 self._graph.close()
@@ -225,6 +226,20 @@ class Recorder:
                 f"run {self.run!r}: {len(self._waiting)} epoch(s) could not be written to Neo4j and are "
                 f"spooled in {self.spool_dir}: {', '.join(p.name for p in self._waiting if isinstance(p, Path))}. "
                 "Write them later with `cntgraph replay`."
+            )
+
+    def _summarise(self) -> None:
+        """Refresh the run's LINK summaries once its epochs are written (an outage leaves them for later)."""
+        if not self.epochs_written or self._writer is None or self._layout is None:
+            return
+        try:
+            self._writer.summarise(self._layout.rid)
+        except ConnectionError as error:
+            warnings.warn(
+                f"cntgraph: the LINK summaries of run {self.run!r} were not refreshed ({error}); "
+                f"`cntgraph repair {self.run}` refreshes them.",
+                RuntimeWarning,
+                stacklevel=3,
             )
 
     def _close_at_exit(self) -> None:
@@ -270,20 +285,21 @@ class Recorder:
             if self.if_exists == "overwrite":
                 delete_run(graph.runner, int(existing["rid"][0]))
             else:
-                return self._existing_run(graph, existing, snapshot)
+                return self._existing_run(graph, writer, existing, snapshot)
         new = self._new_layout(snapshot)
         if writer.create_run(build_records(new, snapshot, 0, {})):
             return new
         # another recorder created the run between our read and our write: nothing of ours is stored
         if self.if_exists == "resume":
-            return self._existing_run(graph, graph.query("read/run", name=self.run), snapshot)
+            return self._existing_run(graph, writer, graph.query("read/run", name=self.run), snapshot)
         raise RecorderError(
             f"run {self.run!r} was created by another recorder at the same moment; nothing of this recorder was "
             "written. Record under another name, or pass if_exists='resume' to add epochs to that run."
         )
 
-    def _existing_run(self, graph: Graph, existing: Any, snapshot: Snapshot) -> RunLayout:
-        """The layout to resume an existing run with (after checks), once its layout is written."""
+    def _existing_run(self, graph: Graph, writer: Writer, existing: Any, snapshot: Snapshot) -> RunLayout:
+        """The layout to resume an existing run with (after checks), once its layout is written; a run
+        stored before ``LINK`` relationships existed gets them."""
         if self.if_exists != "resume":
             raise RecorderError(
                 f"run {self.run!r} already exists ({int(existing['epochs'][0])} complete epochs). Choose another "
@@ -294,6 +310,7 @@ class Recorder:
         last = existing["last_epoch"][0]
         self._last_epoch = None if last is None or pd.isna(last) else int(last)
         resumed = _stored_layout(graph, self.run, rid, snapshot)
+        writer.create_run(build_records(resumed, snapshot, 0, {}))
         if int(existing["incomplete"][0]):
             dropped = delete_incomplete_epochs(graph.runner, rid)
             if dropped:

@@ -88,8 +88,9 @@ class Writer:
             )
 
     def create_run(self, records: EpochRecords) -> bool:
-        """Create the run of ``records`` with its layout (Layer and sampled Neuron nodes); whether it is
-        now stored under their id.
+        """Create the run of ``records`` with its layout (Layer and sampled Neuron nodes, and a
+        ``LINK`` relationship per stored link); whether it is now stored under their id. Idempotent:
+        a run stored before ``LINK`` relationships existed gets them.
 
         False when another run of that name holds another id: it was created first (by another
         recorder, or again after these records were made); nothing is written then. The layout is
@@ -103,9 +104,15 @@ class Writer:
         self.runner.run("write/layers", rid=records.rid, layers=records.layers)
         for name, params in neuron_statements(records, self.batch_size):
             self.runner.run(name, **params)
+        self.runner.run_autocommit("write/links", rid=records.rid)  # once every neuron exists
         self.runner.run("write/run_layout_written", rid=records.rid)
         self._runs_ready.add(records.rid)
         return True
+
+    def summarise(self, rid: int) -> None:
+        """Set the summaries of the run's ``LINK`` relationships (first, last, delta, min, max and the
+        epochs they cover) from its complete epochs: at a recorder's close, and after a replay."""
+        self.runner.run_autocommit("write/link_summaries", rid=rid)
 
     def _ensure_run(self, records: EpochRecords) -> None:
         """Run, Layer and sampled Neuron nodes: written once per run and writer (idempotent)."""

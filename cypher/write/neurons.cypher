@@ -1,4 +1,5 @@
-// Creates the sampled Neuron nodes of one node layer (idempotent), linked from their Layer, with
+// Creates the sampled Neuron nodes of one node layer (idempotent), linked from their Layer, each
+// also labelled by its node layer (`L0` for the input, `L1`, ...: Browser colours labels), with
 // the sources of their stored links: `in_layers[i]` and `in_units[i]` are the node layer and unit
 // of the i-th stored link into each neuron, in the order of NeuronState.w_in (null in the input
 // layer; in a chain every in_layers entry is $layer - 1).
@@ -9,6 +10,6 @@ MATCH (l:Layer {rid: $rid, index: $layer})
 UNWIND range(0, size($units) - 1) AS i
 MERGE (n:Neuron {rid: $rid, layer: $layer, unit: $units[i]})
 ON CREATE SET n.run = l.run
-SET n.in_layers = $in_layers[i], n.in_units = $in_units[i]
+SET n:$('L' + toString($layer)), n.in_layers = $in_layers[i], n.in_units = $in_units[i]
 MERGE (l)-[:HAS_NEURON]->(n)
 RETURN count(n) AS neurons
