@@ -30,9 +30,6 @@ if TYPE_CHECKING:  # only for the annotation: the managed server imports this mo
 __all__ = ["cypher_string", "editor_url", "inline_parameters", "post_connect_cmd", "style", "url", "write_favorites"]
 
 STYLE = "browser/style.grass"
-#: settings Browser applies after each sign-in, besides the style: a LINK exists once per epoch, so
-#: "connect result nodes" would draw every epoch's links between the neurons a query returns
-_SETTINGS = ("config autoComplete: false",)
 # Characters a Cypher string literal must not hold as they are: the quote and the backslash
 # (escaped with a backslash), and those that Browser or its URL handling would act on: `;` splits
 # statements, `&` and `#` end a URL argument, control characters break lines. Cypher reads
@@ -53,7 +50,8 @@ def style() -> dict[str, dict[str, str]]:
 
 
 def post_connect_cmd() -> str:
-    """The value of the server setting ``browser.post_connect_cmd``: apply the style, then settings.
+    """The value of the server setting ``browser.post_connect_cmd``: apply the style (and nothing
+    else: Browser's own settings, such as connecting result nodes, stay the user's).
 
     Browser splits the value at ``;`` (except inside quotes) and runs each part as a ``:`` command;
     the style is sent as one-line JSON, which holds no ``;`` (Browser's ``:style`` reads JSON first).
@@ -62,7 +60,7 @@ def post_connect_cmd() -> str:
         >>> post_connect_cmd().startswith('style {"node": {')
         True
     """
-    return "; ".join((f"style {json.dumps(style(), separators=(', ', ': '))}", *_SETTINGS))
+    return f"style {json.dumps(style(), separators=(', ', ': '))}"
 
 
 def cypher_string(text: str) -> str:
@@ -116,7 +114,7 @@ def editor_url(browser_url: str, name: str, **values: str | int) -> str:
         >>> from urllib.parse import unquote
         >>> link = editor_url("http://127.0.0.1:7474/browser/", "browser/top_movers", run="mlp-1", start=0, end=9, k=5)
         >>> unquote(link).splitlines()[:2]
-        ["http://127.0.0.1:7474/browser/?cmd=edit&arg=MATCH (run:Run {name: 'mlp-1'})", 'MATCH (first:Epoch {rid: run.rid, epoch: 0}), (last:Epoch {rid: run.rid, epoch: 9})']
+        ["http://127.0.0.1:7474/browser/?cmd=edit&arg=MATCH (run:Run {name: 'mlp-1'})", 'MATCH (first:Epoch {rid: run.rid, epoch: toInteger(0)}), (last:Epoch {rid: run.rid, epoch: toInteger(9)})']
     """
     text = ready_query(name, **values)
     if "&" in text or "#" in text:  # library text, never a value: values are escaped

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import time
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import neo4j
 import pytest
@@ -34,7 +35,7 @@ from cntgraph.server import ManagedServer
 from cntgraph.store import browser, library
 from cntgraph.store.graph import Graph
 from cntgraph.store.runner import Neo4jRunner
-from tests.conftest import IN_CI, Neo4jUnderTest, delete_run, start_managed
+from tests.conftest import IN_CI, Neo4jUnderTest, delete_run, start_managed, stored_links
 
 ROOT = Path(__file__).resolve().parents[2]
 #: names that a careless literal would let out of their string, or that Browser's URL handling would cut
@@ -58,8 +59,9 @@ LABELS = {
     "NeuronState": {"rid", "layer", "unit", "epoch", "s_in", "s_out", "s", "bias", "w_in"},
     "LayerState": {"rid", "layer", "epoch", "fluctuation"},
 }
-# LINK: the virtual relationships browser/epoch_graph makes from NeuronState.w_in
-TYPES = {"HAS_LAYER": set(), "HAS_NEURON": set(), "HAS_EPOCH": set(), "HAS_STATE": set(), "LINK": {"epoch", "w"}}
+LAYER_LABELS = {f"L{index}": LABELS["Neuron"] for index in range(64)}  # a Neuron's node layer, for colour
+SUMMARIES = {"first", "last", "delta", "min", "max", "first_epoch", "last_epoch", "epochs"}
+TYPES = {"HAS_LAYER": set(), "HAS_NEURON": set(), "HAS_EPOCH": set(), "HAS_STATE": set(), "LINK": {"i", *SUMMARIES}}
 
 
 def browser_split(value: str) -> list[str]:
@@ -109,9 +111,10 @@ def test_inline_parameters_leaves_comments_and_strings_alone() -> None:
         browser.inline_parameters(query, run="x", k=True)
 
 
-def test_post_connect_cmd_is_split_by_browser_into_the_style_and_the_settings() -> None:
+def test_post_connect_cmd_is_the_style_alone() -> None:
+    """Browser's own settings stay the user's: "connect result nodes" stays on, so LINKs between returned neurons are drawn."""
     style_command, *settings_commands = browser_split(browser.post_connect_cmd())
-    assert settings_commands == ["config autoComplete: false"]
+    assert settings_commands == []
     name, _, grass = style_command.partition(" ")
     assert name == "style" and json.loads(grass) == browser.style()
     assert ":style" not in grass  # Browser cuts the command at ":style"
@@ -120,12 +123,14 @@ def test_post_connect_cmd_is_split_by_browser_into_the_style_and_the_settings() 
 def test_the_style_names_only_labels_types_and_properties_of_the_data_model() -> None:
     for selector, props in browser.style().items():
         kind, _, name = selector.partition(".")
-        known = {"node": LABELS, "relationship": TYPES}[kind]
+        known = {"node": LABELS | LAYER_LABELS, "relationship": TYPES}[kind]
         assert name == "" or name in known, selector
         for key in re.findall(r"\{(\w+)\}", props.get("caption", "")):
             assert key in known[name], f"{selector} caption names {key}"
     assert browser.style()["node.Neuron"]["caption"] == "{layer}:{unit}"
-    assert browser.style()["relationship.LINK"]["caption"] == "{w}"
+    assert browser.style()["relationship.LINK"]["caption"] == "{delta}"
+    colours = [browser.style()[f"node.L{index}"]["color"] for index in range(64)]
+    assert len(set(colours[:12])) == 12  # neighbouring layers differ
 
 
 def test_docker_compose_sends_the_same_commands_on_connect() -> None:
@@ -171,15 +176,31 @@ def test_cypher_reads_back_exactly_the_escaped_text(graph: Graph, text: str) -> 
 def test_the_browser_queries_answer_like_the_query_api(graph: Graph, run_name: str) -> None:
     record(graph, run_name, small_mlp(), 3, sample=Uniform(4, seed=1), per_layer={"input": Full()})
     rows = graph.query("browser/epoch_graph", run=run_name, epoch=2)
-    neurons = {(n["layer"], n["unit"]) for n in rows["neuron"]}
+    neurons = {(n["layer"], n["unit"]) for n in [*rows["source"], *rows["neuron"]]}
     assert len(neurons) == graph.layers(run_name)["sampled"].sum()
-    assert rows["link"].notna().sum() == graph.epochs(run_name).set_index("epoch")["links"][2]
+    assert len(rows) == graph.epochs(run_name).set_index("epoch")["links"][2]
+    drawn = sorted(((a["layer"], a["unit"], b["layer"], b["unit"]), w) for a, b, w in zip(rows["source"], rows["neuron"], rows["w"], strict=True))
+    links = graph.query("query/epoch_links", run=run_name, epoch=2)
+    assert drawn == sorted((tuple(key), w) for *key, w in links.itertuples(index=False))
     history = graph.query("browser/link_history", run=run_name, layer=1, src=neurons_in(neurons, 1)[0], dst=neurons_in(neurons, 2)[0])
     expected = graph.link_history(run_name, (1, neurons_in(neurons, 1)[0]), (2, neurons_in(neurons, 2)[0]))
     assert history["w"].tolist() == expected["w"].tolist() and history["epoch"].tolist() == [0, 1, 2]
     movers = graph.query("browser/top_movers", run=run_name, start=0, end=2, k=3)
     best = max((graph.top_movers(run_name, layer, 1, 0, 2) for layer in range(4)), key=lambda f: abs(f["delta"][0]))
     assert (movers["unit"][0], movers["delta"][0]) == (best["unit"][0], best["delta"][0])
+    layer, unit = 1, neurons_in(neurons, 1)[0]
+    around = graph.query("browser/neighbourhood", run=run_name, layer=layer, unit=unit)
+    all_links = stored_links(graph, run_name)
+    touching = all_links.query("(dst_layer == @layer and dst == @unit) or (src_layer == @layer and src == @unit)")
+    assert len(around) == len(touching.query("epoch == 0"))  # one row per link, in or out
+    for row in around.itertuples():
+        ends = (row.layer, row.unit, layer, unit) if row.direction == "in" else (layer, unit, row.layer, row.unit)
+        history = all_links.query("src_layer == @ends[0] and src == @ends[1] and dst_layer == @ends[2] and dst == @ends[3]")
+        assert (list(row.epochs), list(row.weights)) == (history["epoch"].tolist(), history["w"].tolist())
+    changed = graph.query("browser/changed_links", run=run_name, k=5)
+    first, last = (all_links.query(f"epoch == {e}").set_index(["src_layer", "src", "dst_layer", "dst"])["w"] for e in (0, 2))
+    largest = (last - first).abs().sort_values(ascending=False, kind="stable")
+    assert changed["delta"].abs().tolist() == largest.iloc[:5].tolist()
     fluctuation = graph.query("browser/fluctuation", run=run_name)
     exact = graph.fluctuation(run_name).pivot(index="layer", columns="epoch", values="fluctuation")
     assert [list(row) for row in fluctuation["fluctuation"]] == exact.values.tolist()
@@ -196,7 +217,7 @@ def test_url_opens_the_last_complete_epoch_and_names_what_is_missing(graph: Grap
     graph_with_browser = Graph(Neo4jRunner(graph.runner.driver, browser_url="http://127.0.0.1:7474/browser/"))
     text = browser_editor_text(browser.url(graph_with_browser, run_name))
     assert text == browser.inline_parameters(library.statement("browser/epoch_graph"), run=run_name, epoch=1)
-    assert "epoch: 0," in browser_editor_text(browser.url(graph_with_browser, run_name, epoch=0))
+    assert "epoch: toInteger(0)," in browser_editor_text(browser.url(graph_with_browser, run_name, epoch=0))
     assert browser_editor_text(browser.url(graph_with_browser)).startswith("MATCH (run:Run)\n")
     with pytest.raises(QueryError, match="no complete epoch 5; its complete epochs are 0..1"):
         browser.url(graph_with_browser, run_name, epoch=5)
@@ -261,7 +282,7 @@ class Session:
 
         def connected() -> bool:
             nonlocal signed_in_at
-            if any(text.startswith(":config autoComplete") for text in self.frames()):
+            if any(text.startswith(":style") for text in self.frames()):
                 return True
             if time.monotonic() - signed_in_at > 15 and self.sign_in():
                 signed_in_at = time.monotonic()
@@ -350,15 +371,18 @@ def test_chromium_draws_a_runs_epoch_graph_in_cntgraphs_style(
     drawn = open_graph(session, graph, run, 1)
     session.driver.save_screenshot(str(tmp_path / "browser-epoch-graph.png"))
     print(f"screenshot: {tmp_path / 'browser-epoch-graph.png'}")
-    links = graph.query("query/epoch_links", run=run, epoch=1)
-    stored = graph.query("browser/epoch_graph", run=run, epoch=1)["neuron"]
-    assert sorted(drawn["captions"]) == sorted({f"{n['layer']}:{n['unit']}" for n in stored})
-    assert set(drawn["fills"]) == {browser.style()["node.Neuron"]["color"]}
-    # one epoch's links only, each captioned by its weight (Browser cuts a long caption with "…")
-    assert len(drawn["weights"]) == len(links)
-    weights = [repr(float(w)) for w in links["w"]]
-    assert all(any(w.startswith(caption.rstrip("…")) for w in weights) for caption in drawn["weights"])
-    assert sum(caption in weights for caption in drawn["weights"]) > len(links) // 2
+    rows = graph.query("browser/epoch_graph", run=run, epoch=1)
+    stored = {f"{n['layer']}:{n['unit']}" for n in [*rows["source"], *rows["neuron"]]}
+    assert sorted(drawn["captions"]) == sorted(stored)
+    # each neuron in its node layer's colour
+    style = browser.style()
+    assert drawn["fills"] == [style[f"node.L{caption.split(':')[0]}"]["color"] for caption in drawn["captions"]]
+    assert len(set(drawn["fills"])) == 4
+    # each stored LINK drawn once, captioned by its change over the run (Browser cuts a long caption with "…")
+    assert len(drawn["weights"]) == len(rows)
+    deltas = [repr(float(link["delta"])) for link in rows["link"]]
+    assert all(any(d.startswith(caption.rstrip("…")) for d in deltas) for caption in drawn["weights"])
+    assert sum(caption in deltas for caption in drawn["weights"]) > len(rows) // 2
     grass = json.loads(session.driver.execute_script("return localStorage.getItem('neo4j.grass')"))
     assert grass == browser.style()
 
@@ -387,6 +411,7 @@ def test_chromium_runs_every_saved_query_and_imports_them_as_favorites(
         "browser/runs": {}, "browser/epoch_graph": {"run": run, "epoch": 2}, "browser/fluctuation": {"run": run},
         "browser/link_history": {"run": run, "layer": 0, "src": 3, "dst": 5},
         "browser/top_movers": {"run": run, "start": 0, "end": 2, "k": 5},
+        "browser/neighbourhood": {"run": run, "layer": 1, "unit": 4}, "browser/changed_links": {"run": run, "k": 10},
     }
     assert set(values) == {name for name in library.names() if name.startswith("browser/")}
     for name, given_values in values.items():
@@ -405,3 +430,55 @@ def test_chromium_runs_every_saved_query_and_imports_them_as_favorites(
     saved = lambda: json.loads(session.driver.execute_script("return localStorage.getItem('neo4j.documents')") or "[]")  # noqa: E731
     session.until(lambda: sum(doc.get("content", "").startswith("// cntgraph: ") for doc in saved()) == len(values), "the imported favorites")
     assert {doc["content"] for doc in saved() if doc["content"].startswith("// cntgraph: ")} == {library.load(name) for name in values}
+
+
+def test_chromium_runs_the_saved_queries_after_params_with_numbers(
+    session: Session, browser_server: tuple[ManagedServer, Graph]
+) -> None:
+    """Browser keeps the numbers of `:params` as floats (10.0); the saved queries cast where Cypher needs integers."""
+    _, graph = browser_server
+    run = "browser-e2e-params"
+    delete_run(graph, run)
+    record(graph, run, small_mlp(), 3, sample=Full())
+    numbers = {"epoch": 2, "layer": 1, "unit": 4, "src": 3, "dst": 5, "start": 0, "end": 2, "k": 5}
+    params = f":params {{run: '{run}', " + ", ".join(f"{key}: {value}" for key, value in numbers.items()) + "}"
+    statuses = "return Array.from(document.querySelector('[data-testid=frame]').querySelectorAll('[title^=\"Status: \"]')).map(e => e.title)"
+    for name in (name for name in library.names() if name.startswith("browser/") and library.parameters(name)):
+        # one editor, two statements: a page load (a new URL) would forget the parameters
+        session.open(f"{graph.browser_url}?cmd=edit&arg={quote(params + ';' + chr(10) + library.statement(name), safe='')}")
+        session.run_editor()
+        done = lambda: [t for t in session.driver.execute_script(statuses) if t != "Status: pending"]  # noqa: E731
+        session.until(lambda: len(done()) == 2, f"{name}'s two statements run")
+        assert session.driver.execute_script(statuses) == ["Status: success"] * 2, (name, session.newest())
+        # what Browser sends, floats, answers as integers do (and not with nothing)
+        given = {key: value for key, value in numbers.items() if key in library.parameters(name)}
+        as_floats = graph.query(name, run=run, **{key: float(value) for key, value in given.items()})
+        assert len(as_floats) > 0 and as_floats.astype(str).equals(graph.query(name, run=run, **given).astype(str)), name
+
+
+def test_chromium_expands_a_neuron_to_its_linked_neighbours(
+    session: Session, browser_server: tuple[ManagedServer, Graph], tmp_path: Path
+) -> None:
+    """Double-clicking a neuron in Browser (its own expansion: every relationship of the node) reaches the neurons it is linked with."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    _, graph = browser_server
+    run = "browser-e2e-expand"
+    delete_run(graph, run)
+    record(graph, run, small_mlp(), 2, sample=Full())
+    neighbours = graph.cypher(
+        "MATCH (n:Neuron {run: $run, layer: 2, unit: 1})-[:LINK]-(other:Neuron) RETURN other.layer AS layer, other.unit AS unit", run=run
+    )
+    expected = {f"{layer}:{unit}" for layer, unit in neighbours.itertuples(index=False)}
+    assert len(expected) == 10 + 3  # 10 units of node layer 1 in, 3 of node layer 3 out
+    query = f"MATCH (n:Neuron {{run: '{run}', layer: 2, unit: 1}}) RETURN n"
+    session.open(f"{graph.browser_url}?cmd=edit&arg={quote(query, safe='')}")
+    session.run_editor()
+    session.until(lambda: session.drawn()["captions"] == ["2:1"], "the one neuron")
+    node = session.driver.find_element(By.CSS_SELECTOR, "[data-testid=frame] g.node circle.b-outline")
+    ActionChains(session.driver).double_click(node).perform()
+    session.until(lambda: expected <= set(session.drawn()["captions"]), f"its {len(expected)} linked neurons")
+    folder = Path(os.environ.get("CNTGRAPH_SCREENSHOTS", tmp_path))  # CNTGRAPH_SCREENSHOTS=docs makes docs/browser-neighbours.png
+    session.driver.save_screenshot(str(folder / "browser-neighbours.png"))
+    assert len(session.drawn()["weights"]) >= len(expected)  # the LINKs to them, captioned by their change
