@@ -16,7 +16,9 @@ The records are one epoch of a 784-512-512-10 MLP with ``Full()`` sampling: 1,81
     ``UNWIND``, a range index on (rid, epoch, lid)), and ours (``write/neuron_states``: one
     NeuronState per neuron and epoch holding its incoming weights as the array ``w_in``);
 (c) bytes on disk per link-epoch, ours and the previous layout, each in a fresh server: store growth from N more epochs, measured
-    after clean shutdowns (which checkpoint; Community has no ``db.checkpoint()``), split by store file and index, and the transaction log volume written.
+    after clean shutdowns (which checkpoint; Community has no ``db.checkpoint()``), split by store file and index, and the transaction log volume written;
+(d) the LINK relationships (one per stored link, once per run): creating them, epochs written to a
+    run with them and to one without (the layout before them), round-robin, and their summaries.
 
 CPU seconds of our Neo4j JVM (from /proc) and its garbage-collection time (jstat) are reported
 next to wall times, and so is the CPU other processes used meanwhile.
@@ -58,7 +60,14 @@ from cntgraph.model.tracing import trace
 from cntgraph.records.build import RunLayout, build_records, new_layout
 from cntgraph.records.epoch import EpochRecords, LinkBlock
 from cntgraph.store.graph import Graph
-from cntgraph.store.writer import Writer, delete_run, epoch_statements, transactions
+from cntgraph.store.writer import (
+    DEFAULT_BATCH,
+    Writer,
+    delete_run,
+    epoch_statements,
+    neuron_statements,
+    transactions,
+)
 
 WIDTHS = (784, 512, 512, 10)
 
@@ -408,6 +417,59 @@ def bench_disk(args: argparse.Namespace, snapshot: Snapshot, epochs: int, layout
     return rows, total[0] / link_epochs
 
 
+# -- (d) LINK relationships ---------------------------------------------------------------------
+def layout_without_links(bench: BenchServer, writer: Writer, records: EpochRecords) -> None:
+    """Write a run's layout as cntgraph did before LINK relationships: Run, Layer and Neuron nodes only."""
+    runner = bench.graph.runner
+    runner.run("write/run", name=records.run, rid=records.rid, props=records.run_props)
+    runner.run("write/layers", rid=records.rid, layers=records.layers)
+    for name, params in neuron_statements(records, DEFAULT_BATCH):
+        runner.run(name, **params)
+    runner.run("write/run_layout_written", rid=records.rid)
+    writer._runs_ready.add(records.rid)  # noqa: SLF001 - the writer then writes epochs only, as before
+
+
+def bench_links(bench: BenchServer, snapshot: Snapshot, epochs: int, quiet: float) -> list[str]:
+    """Creating the LINKs of a fully stored run once, then epochs written to a run with them and to one without, round-robin."""
+    measure = Measure(bench, quiet)
+    runner = bench.graph.runner
+    layouts = {kind: run_layout(snapshot, f"bench-links-{kind}") for kind in ("with LINKs", "without LINKs")}
+    writers = {kind: Writer(runner, progress=False) for kind in layouts}
+    for kind, layout in layouts.items():
+        layout_without_links(bench, writers[kind], records_of(layout, snapshot, 0))
+    links_use, links_gc = measure(lambda: runner.run_autocommit("write/links", rid=layouts["with LINKs"].rid))
+    created = bench.graph.cypher("MATCH (:Neuron {rid: $rid})-[l:LINK]->() RETURN count(l) AS n", rid=layouts["with LINKs"].rid)["n"][0]
+    print(f"  {created:,} LINKs in {links_use.describe()}; GC {links_gc:.1f} s", flush=True)
+    per_epoch: dict[str, list[CpuUse]] = {kind: [] for kind in layouts}
+    for epoch in range(epochs):
+        for kind in (list(layouts) if epoch % 2 == 0 else list(layouts)[::-1]):
+            use, _ = measure(lambda kind=kind, epoch=epoch: writers[kind].write(records_of(layouts[kind], snapshot, epoch)))
+            per_epoch[kind].append(use)
+            print(f"  {kind} epoch {epoch}: {use.describe()}", flush=True)
+    summary_use, _ = measure(lambda: writers["with LINKs"].summarise(layouts["with LINKs"].rid))
+    links = records_of(layouts["with LINKs"], snapshot, 0).link_count
+    rows = [
+        f"| 784-512-512-10 MLP, `Full()`: {links:,} stored links | wall | Neo4j CPU | per link |",
+        "| --- | --- | --- | --- |",
+        f"| creating the run's `LINK`s, once (`write/links`) | {links_use.wall:.1f} s | {links_use.jvm:.1f} s | "
+        f"{links_use.wall / created * 1e6:.1f} us wall |",
+    ]
+    for kind in layouts:
+        rest = per_epoch[kind][1:]
+        wall = median([u.wall for u in rest])
+        rows.append(
+            f"| an epoch, run {kind} (median of epochs 1-{epochs - 1}) | {wall:.2f} s = **{links / wall:,.0f} links/s** | "
+            f"{median([u.jvm for u in rest]):.2f} s | {median([u.jvm for u in rest]) / links * 1e6:.2f} us JVM |"
+        )
+    rows.append(
+        f"| the `LINK` summaries over {epochs} epochs (`write/link_summaries`, at `close()`) | {summary_use.wall:.1f} s | "
+        f"{summary_use.jvm:.1f} s | {summary_use.wall / created * 1e6:.1f} us wall |"
+    )
+    rows += ["", f"Epochs written round-robin to the two runs, the order reversed every other epoch; epoch 0 is warm-up. "
+             f"Measurements repeated because other processes used >= {quiet} cores meanwhile: {measure.discarded}."]
+    return rows
+
+
 def parse_sizes(text: str) -> list[int]:
     return [int(float(part.lower().replace("k", "e3"))) for part in text.split(",")]
 
@@ -420,7 +482,7 @@ def main() -> None:
     parser.add_argument("--naive-links", type=int, default=2000, help="links the naive writer writes (default 2000)")
     parser.add_argument("--repeat", type=int, default=3, help="repeats of the peer runs (default 3)")
     parser.add_argument("--disk-epochs", type=int, default=6, help="epochs written for the disk measurement (default 6)")
-    parser.add_argument("--sections", default="sizes,peers,disk")
+    parser.add_argument("--sections", default="sizes,peers,disk,links")
     parser.add_argument("--quiet", type=float, default=0.3, help="wait until other processes use less than this many "
                         "cores before each measurement, and repeat one during which they used more; 0: never (default 0.3)")
     args = parser.parse_args()
@@ -430,7 +492,7 @@ def main() -> None:
     print(f"Load average before: {load_average()}\n", flush=True)
     snapshot = mlp_snapshot()
     out: list[list[str]] = []
-    if sections & {"sizes", "peers"}:
+    if sections & {"sizes", "peers", "links"}:
         with bench_server(args, "writer") as bench:
             bench.graph.runner.ensure_schema()
             if "sizes" in sections:
@@ -439,6 +501,9 @@ def main() -> None:
             if "peers" in sections:
                 print("(b) peers")
                 out.append(bench_peers(bench, snapshot, args.naive_links, args.repeat, args.quiet))
+            if "links" in sections:
+                print("(d) LINK relationships")
+                out.append(bench_links(bench, snapshot, args.epochs, args.quiet))
     if "disk" in sections:
         if args.uri:
             print("(c) skipped: the disk measurement needs a server of our own (no --uri)")
