@@ -45,7 +45,7 @@ def capture_blocking(graph: Graph, calls: int) -> list[str]:
     recorder = Recorder(model, "bench-capture", SHAPE, graph=graph, sample=Uniform(256), queue_size=calls + 2,
                         if_exists="overwrite", progress=False)  # fmt: skip
     with recorder:
-        recorder.capture(-1)  # the first capture also draws the sample: not a steady-state call
+        recorder.start()  # connects and draws the sample, which the first capture would otherwise do: not a steady-state call
         for epoch in range(calls):  # which of the two goes first alternates, so that neither always follows the other
             for first in (("clone", "capture") if epoch % 2 == 0 else ("capture", "clone")):
                 start = time.perf_counter()

@@ -61,11 +61,9 @@ from cntgraph.records.build import RunLayout, build_records, new_layout
 from cntgraph.records.epoch import EpochRecords, LinkBlock
 from cntgraph.store.graph import Graph
 from cntgraph.store.writer import (
-    DEFAULT_BATCH,
     Writer,
     delete_run,
     epoch_statements,
-    neuron_statements,
     transactions,
 )
 
@@ -418,15 +416,10 @@ def bench_disk(args: argparse.Namespace, snapshot: Snapshot, epochs: int, layout
 
 
 # -- (d) LINK relationships ---------------------------------------------------------------------
-def layout_without_links(bench: BenchServer, writer: Writer, records: EpochRecords) -> None:
+def layout_without_links(writer: Writer, records: EpochRecords) -> None:
     """Write a run's layout as cntgraph did before LINK relationships: Run, Layer and Neuron nodes only."""
-    runner = bench.graph.runner
-    runner.run("write/run", name=records.run, rid=records.rid, props=records.run_props)
-    runner.run("write/layers", rid=records.rid, layers=records.layers)
-    for name, params in neuron_statements(records, DEFAULT_BATCH):
-        runner.run(name, **params)
-    runner.run("write/run_layout_written", rid=records.rid)
-    writer._runs_ready.add(records.rid)  # noqa: SLF001 - the writer then writes epochs only, as before
+    writer.create_run(records)  # the layout; a Writer adds the LINKs with the first epoch, unless told they are there
+    writer._runs_linked.add(records.rid)  # noqa: SLF001 - so that it never does, as before
 
 
 def bench_links(bench: BenchServer, snapshot: Snapshot, epochs: int, quiet: float) -> list[str]:
@@ -436,7 +429,7 @@ def bench_links(bench: BenchServer, snapshot: Snapshot, epochs: int, quiet: floa
     layouts = {kind: run_layout(snapshot, f"bench-links-{kind}") for kind in ("with LINKs", "without LINKs")}
     writers = {kind: Writer(runner, progress=False) for kind in layouts}
     for kind, layout in layouts.items():
-        layout_without_links(bench, writers[kind], records_of(layout, snapshot, 0))
+        layout_without_links(writers[kind], records_of(layout, snapshot, 0))
     links_use, links_gc = measure(lambda: runner.run_autocommit("write/links", rid=layouts["with LINKs"].rid))
     created = bench.graph.cypher("MATCH (:Neuron {rid: $rid})-[l:LINK]->() RETURN count(l) AS n", rid=layouts["with LINKs"].rid)["n"][0]
     print(f"  {created:,} LINKs in {links_use.describe()}; GC {links_gc:.1f} s", flush=True)

@@ -38,7 +38,8 @@ class Writer:
         self.runner = runner
         self.batch_size = batch_size
         self.progress = progress
-        self._runs_ready: set[int] = set()
+        self._runs_created: set[int] = set()
+        self._runs_linked: set[int] = set()
 
     def write(self, records: EpochRecords) -> int:
         """Write (or rewrite) one epoch; return the number of links stored for it.
@@ -88,15 +89,15 @@ class Writer:
             )
 
     def create_run(self, records: EpochRecords) -> bool:
-        """Create the run of ``records`` with its layout (Layer and sampled Neuron nodes, and a
-        ``LINK`` relationship per stored link); whether it is now stored under their id. Idempotent:
-        a run stored before ``LINK`` relationships existed gets them.
+        """Create the run of ``records`` with its layout (Layer and sampled Neuron nodes); whether it
+        is now stored under their id. Idempotent. Its ``LINK`` relationships come with its first
+        epoch (:meth:`write`), so that a recorder creating a run does not wait for them.
 
         False when another run of that name holds another id: it was created first (by another
         recorder, or again after these records were made); nothing is written then. The layout is
         marked written last, so a recorder resuming the run waits for all of it.
         """
-        if records.rid in self._runs_ready:
+        if records.rid in self._runs_created:
             return True
         stored = self.runner.run("write/run", name=records.run, rid=records.rid, props=records.run_props)[0]
         if stored["rid"] != records.rid:
@@ -104,10 +105,16 @@ class Writer:
         self.runner.run("write/layers", rid=records.rid, layers=records.layers)
         for name, params in neuron_statements(records, self.batch_size):
             self.runner.run(name, **params)
-        self.runner.run_autocommit("write/links", rid=records.rid)  # once every neuron exists
         self.runner.run("write/run_layout_written", rid=records.rid)
-        self._runs_ready.add(records.rid)
+        self._runs_created.add(records.rid)
         return True
+
+    def link(self, rid: int) -> None:
+        """Write the run's missing ``LINK`` relationships (all of a new run; those a run stored before
+        they existed lacks): once per run and writer."""
+        if rid not in self._runs_linked:
+            self.runner.run_autocommit("write/links", rid=rid)
+            self._runs_linked.add(rid)
 
     def summarise(self, rid: int) -> None:
         """Set the summaries of the run's ``LINK`` relationships (first, last, delta, min, max and the
@@ -115,8 +122,10 @@ class Writer:
         self.runner.run_autocommit("write/link_summaries", rid=rid)
 
     def _ensure_run(self, records: EpochRecords) -> None:
-        """Run, Layer and sampled Neuron nodes: written once per run and writer (idempotent)."""
-        if not self.create_run(records):
+        """Run, Layer and sampled Neuron nodes, and LINKs: written once per run and writer (idempotent)."""
+        if self.create_run(records):
+            self.link(records.rid)
+        else:
             raise RecorderError(
                 f"run {records.run!r} epoch {records.epoch}: a different run of that name is in Neo4j now (it was "
                 "deleted and recorded again since this epoch was captured), so the epoch was not written. Keep both by "
