@@ -160,7 +160,7 @@ def write_favorites(path: Path) -> Path:
     Example:
         >>> import tempfile
         >>> zipfile.ZipFile(write_favorites(Path(tempfile.mkdtemp()) / "f.zip")).namelist()[0]
-        'cntgraph-epoch_graph.cypher'
+        'cntgraph-changed_links.cypher'
     """
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name in library.names():

@@ -91,8 +91,8 @@ def browser_queries(epoch: int) -> list[str]:
     """Three of the saved Browser queries (``cypher/browser/``), written in for the demo MLP.
 
     Example:
-        >>> print(browser_queries(19)[2].splitlines()[2])
-        MATCH (b:Neuron {rid: run.rid, layer: fed.index, unit: 0})-[:HAS_STATE]->(s:NeuronState)
+        >>> print(browser_queries(19)[2].splitlines()[1])
+        MATCH (:Neuron {rid: run.rid, layer: toInteger(0), unit: toInteger(36)})-[link:LINK]->(target:Neuron {unit: toInteger(0)})
     """
     run = RUNS[0].run
     return [

@@ -35,7 +35,13 @@ from cntgraph.server import ManagedServer
 from cntgraph.store import browser, library
 from cntgraph.store.graph import Graph
 from cntgraph.store.runner import Neo4jRunner
-from tests.conftest import IN_CI, Neo4jUnderTest, delete_run, start_managed, stored_links
+from tests.conftest import (
+    IN_CI,
+    Neo4jUnderTest,
+    delete_run,
+    start_managed,
+    stored_links,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 #: names that a careless literal would let out of their string, or that Browser's URL handling would cut
@@ -195,7 +201,7 @@ def test_the_browser_queries_answer_like_the_query_api(graph: Graph, run_name: s
     assert len(around) == len(touching.query("epoch == 0"))  # one row per link, in or out
     for row in around.itertuples():
         ends = (row.layer, row.unit, layer, unit) if row.direction == "in" else (layer, unit, row.layer, row.unit)
-        history = all_links.query("src_layer == @ends[0] and src == @ends[1] and dst_layer == @ends[2] and dst == @ends[3]")
+        history = all_links[(all_links[["src_layer", "src", "dst_layer", "dst"]] == ends).all(axis=1)]
         assert (list(row.epochs), list(row.weights)) == (history["epoch"].tolist(), history["w"].tolist())
     changed = graph.query("browser/changed_links", run=run_name, k=5)
     first, last = (all_links.query(f"epoch == {e}").set_index(["src_layer", "src", "dst_layer", "dst"])["w"] for e in (0, 2))

@@ -11,7 +11,7 @@ import pytest
 from cntgraph.cli import main
 from cntgraph.core.sampling import Uniform
 from cntgraph.store.graph import Graph
-from tests.recording.test_recorder import INPUT, mlp, record
+from tests.recording.test_recorder import mlp, record
 
 pytestmark = pytest.mark.neo4j
 

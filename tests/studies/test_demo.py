@@ -32,6 +32,10 @@ def test_demo_records_every_epoch_and_plots(graph: Graph, tmp_path: Path, clean_
     for demo in RUNS:
         stored = graph.query("read/run", name=demo.run)
         assert (int(stored["epochs"][0]), int(stored["last_epoch"][0])) == (2, 1)
+    # issue 15: a Neo4j user's first two queries find neurons joined by links
+    pairs = graph.cypher("MATCH (a:Neuron {run: 'demo-mlp'})-[r]->(b:Neuron) RETURN a, r, b LIMIT 50")
+    assert len(pairs) == 50 and {r.type for r in pairs["r"]} == {"LINK"}
+    assert len(graph.cypher("MATCH p=(:Neuron {run: 'demo-mlp'})-[*1..3]->(:Neuron) RETURN p LIMIT 10")) == 10
     assert [path.name for path in result.plots] == ["fluctuation.png", "strength-demo-mlp.png", "strength-demo-cnn.png"]
     assert all(path.stat().st_size > 10_000 for path in result.plots)
 
