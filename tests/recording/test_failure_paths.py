@@ -306,3 +306,20 @@ def test_resume_deletes_the_partial_epoch_a_killed_writer_left(graph: Graph, run
     assert graph.cypher(partial, rid=records.rid)["n"][0] == 0
     assert graph.cypher("MATCH (e:Epoch {rid: $rid}) RETURN collect(e.epoch) AS e", rid=records.rid)["e"][0] == [0, 2]
     assert complete_epochs(graph, run_name) == {0: LINKS, 2: LINKS}
+
+
+def test_a_transaction_run_again_after_its_commit_stores_each_state_once(graph: Graph, run_name: str, tmp_path: Path) -> None:
+    """The driver runs a transaction again when it did not hear back from a commit that happened (the
+    server going away at that moment): the states written twice must neither collide nor double. Seen in CI,
+    where the collision made an epoch look refused."""
+    model = mlp()
+    with recorder(graph, run_name, tmp_path) as rec:
+        rec.capture(0)
+    records = build_records(rec._layout, take_snapshot(model, trace(model, INPUT)), 1, {})  # noqa: SLF001
+    graph.runner.run("write/epoch_begin", rid=records.rid, epoch=1, props={})
+    (group,) = transactions(epoch_statements(records, 10**6), 10**6)  # a small epoch: one transaction
+    graph.runner.run_many(group)  # committed, but the driver did not hear back ...
+    graph.runner.run_many(group)  # ... and runs the transaction again
+    assert complete_epochs(graph, run_name) == {0: LINKS, 1: LINKS}
+    states = graph.cypher("MATCH (s:NeuronState {rid: $rid, epoch: 1}) RETURN count(s) AS n", rid=records.rid)["n"][0]
+    assert states == sum(block.unit.size for block in records.neurons)
