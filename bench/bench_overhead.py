@@ -7,9 +7,11 @@
 A 784-512-512-10 ReLU MLP trained with SGD (lr 0.01, batch 128) on 60k synthetic samples (random
 inputs, random labels) for 5 epochs, without capture ("baseline") and with
 ``Recorder(sample=Uniform(256))`` capturing every epoch with cntgraph's defaults ("captured": the
-managed server at nice 19, a queue as deep as 1 GiB of weight copies allows); the experiments
-"captured-nice0" (our Neo4j JVM at normal CPU priority), "captured-queue2" (a recorder queue of 2
-epochs) and "captured-batch5k" are optional modes. Modes are run in rounds, the order reversed
+managed server and the recorder's writer process at nice 19, a queue as deep as 1 GiB of weight
+copies allows), and as before the writer process ("captured-in-process": a thread of the training
+process builds and writes the records); the experiments "captured-nice0" (our Neo4j JVM at normal
+CPU priority), "captured-queue2" (a recorder queue of 2 epochs) and "captured-batch5k" are
+optional modes. Modes are run in rounds, the order reversed
 every other round, and medians reported. Then each piece of one capture is timed alone,
 and one epoch of training is timed beside a busy process at nice 0 and 19.
 
@@ -86,10 +88,10 @@ class TimedRecorder(Recorder):
         finally:
             self.thread_cpu = time.thread_time()
 
-    def _deliver(self, records: object) -> None:
+    def _write(self, item: object) -> int | None:
         cpu, wall = time.thread_time(), time.perf_counter()
         try:
-            super()._deliver(records)
+            return super()._write(item)
         finally:
             self.deliver_cpu += time.thread_time() - cpu
             self.deliver_wall += time.perf_counter() - wall
@@ -123,6 +125,7 @@ def train(
     sample_k: int = 256,
     queue_size: int | None = None,
     batch_size: int = DEFAULT_BATCH,
+    writer_process: bool = True,
 ) -> Trial:
     """Train a fresh model for ``epochs``; capture every epoch when ``graph`` is given."""
     model = make_model()
@@ -135,7 +138,7 @@ def train(
         run = f"bench-overhead-{label}-{time.time_ns()}"
         recorder = TimedRecorder(
             model, run, input_shape=(FEATURES,), graph=graph, sample=Uniform(k=sample_k),
-            queue_size=queue_size, batch_size=batch_size, progress=False, spool_dir=spool,
+            queue_size=queue_size, batch_size=batch_size, progress=False, spool_dir=spool, writer_process=writer_process,
         )
     trial = Trial(label)
     try:
@@ -257,13 +260,16 @@ def contention(x: torch.Tensor, y: torch.Tensor, repeat: int, quiet: float) -> l
 
 
 MODES = {
-    # name: (capture?, Recorder queue_size (None: its default, by memory), nice of our Neo4j JVM, Recorder batch_size)
-    "baseline": (False, None, DEFAULT_NICE, DEFAULT_BATCH),
-    "captured": (True, None, DEFAULT_NICE, DEFAULT_BATCH),  # cntgraph's defaults
-    # experiments: our JVM at normal priority; a queue of 2 epochs; smaller batches
-    "captured-nice0": (True, None, 0, DEFAULT_BATCH),
-    "captured-queue2": (True, 2, DEFAULT_NICE, DEFAULT_BATCH),
-    "captured-batch5k": (True, None, DEFAULT_NICE, 5_000),
+    # name: (capture?, Recorder queue_size (None: its default, by memory), nice of our Neo4j JVM, Recorder batch_size,
+    #        Recorder writer_process)
+    "baseline": (False, None, DEFAULT_NICE, DEFAULT_BATCH, True),
+    "captured": (True, None, DEFAULT_NICE, DEFAULT_BATCH, True),  # cntgraph's defaults
+    # experiments: written from a thread of the training process (as before the writer process);
+    # our JVM at normal priority; a queue of 2 epochs; smaller batches
+    "captured-in-process": (True, None, DEFAULT_NICE, DEFAULT_BATCH, False),
+    "captured-nice0": (True, None, 0, DEFAULT_BATCH, True),
+    "captured-queue2": (True, 2, DEFAULT_NICE, DEFAULT_BATCH, True),
+    "captured-batch5k": (True, None, DEFAULT_NICE, 5_000, True),
 }
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -272,7 +278,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of every mode, order alternating (default 3)")
     parser.add_argument("--k", type=int, default=256, help="Uniform(k) sample (default 256)")
     parser.add_argument(
-        "--modes", default="baseline,captured", help=f"comma-separated, of: {'; '.join(MODES)} (default baseline,captured)"
+        "--modes", default="baseline,captured,captured-in-process",
+        help=f"comma-separated, of: {'; '.join(MODES)} (default baseline,captured,captured-in-process)"
     )
     parser.add_argument("--quiet", type=float, default=0.3, help="wait until other processes use less than this many "
                         "cores before each trial, and repeat a trial during which they used more; 0: never (default 0.3)")
@@ -298,15 +305,15 @@ def main() -> None:
         discards = {mode: 0 for mode in modes}
         for round_ in range(args.rounds):
             for mode in modes if round_ % 2 == 0 else modes[::-1]:
-                capture, queue_size, nice, batch_size = MODES[mode]
+                capture, queue_size, nice, batch_size, writer_process = MODES[mode]
 
                 def trial_run(mode: str = mode, capture: bool = capture, queue_size: int | None = queue_size,
-                              nice: int = nice, batch_size: int = batch_size) -> Trial:
+                              nice: int = nice, batch_size: int = batch_size, writer_process: bool = writer_process) -> Trial:
                     if jvm is not None:  # a server we started: its priority is ours to set
                         set_priority(jvm, nice)
                     try:
                         return train(mode, x, y, args.epochs, meter, bench.graph if capture else None, args.k,
-                                     queue_size, batch_size)
+                                     queue_size, batch_size, writer_process)
                     finally:
                         if jvm is not None:
                             set_priority(jvm, DEFAULT_NICE)
@@ -358,9 +365,9 @@ def table(trials: dict[str, list[Trial]], args: argparse.Namespace) -> list[str]
         row("wall: until everything is written (`close()`)", "total", ratio=True),
         row("wall inside `capture()` (snapshot, waiting for the queue)", "capture_calls", digits=2),
         row("CPU: training thread", "main_cpu"),
-        row("CPU: whole Python process (torch threads included)", "python_cpu"),
-        row("CPU: recorder thread (metrics + writer)", "recorder_cpu"),
-        row("CPU: of which inside `Writer.write`", "writer_cpu"),
+        row("CPU: Python (torch threads and the writer process included)", "python_cpu"),
+        row("CPU: recorder thread (in-process: metrics + writer)", "recorder_cpu"),
+        row("CPU: of which in writing (in-process: `Writer.write`)", "writer_cpu"),
         row("CPU: our Neo4j JVM", "jvm_cpu"),
         row("CPU: other processes on the machine", "others_cpu"),
         "",

@@ -144,9 +144,10 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _process_cpu(pid: int | str) -> float:
-    """CPU seconds (user + system) used so far by process ``pid`` (all its threads)."""
+    """CPU seconds (user + system) used so far by process ``pid`` (all its threads), and by its
+    children once they ended (the recorder's writer process, ended by ``close()``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK
+    return sum(int(value) for value in fields[11:15]) / _TICK
 
 
 def _machine_busy() -> float:

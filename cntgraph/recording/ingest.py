@@ -68,8 +68,9 @@ def ingest(
             f"model factory {model_factory!r} returned a {type(model).__name__}, not a torch.nn.Module; "
             "it must build the model the checkpoints were saved from"
         )
-    with Recorder(
-        model, run, input_shape, graph, sample, per_layer=per_layer, if_exists=if_exists, progress=progress
+    with Recorder(  # no training to keep the CPU for: written from this process, at normal priority
+        model, run, input_shape, graph, sample, per_layer=per_layer, if_exists=if_exists, progress=progress,
+        writer_process=False,
     ) as recorder:
         steps = zip(paths, numbers, strict=True)
         for path, epoch in tqdm(steps, total=len(paths), desc=f"Ingesting {run}", unit=" ckpt", disable=not progress):

@@ -1,7 +1,8 @@
 """``Recorder``: capture a sampled neuron graph of every epoch of a training run into Neo4j.
 
-The training thread only copies the weights (a snapshot); a background thread computes the
-metrics and writes. Training waits on the database only when the bounded queue is full. When
+The training thread only copies the weights; a writer process of its own (at low CPU priority)
+makes the float64 snapshot, computes the metrics and writes, fed by a background thread. Training
+waits on the database only when the bounded queue is full. When
 Neo4j is unreachable or a write fails, the epoch is spooled to disk (with a warning saying where)
 and written later: by the recorder once Neo4j answers again, on ``close()``, or by
 ``cntgraph replay``. What is promised, and how it is tested: docs/RELIABILITY.md.
@@ -41,10 +42,12 @@ from cntgraph.model.snapshot import (
 )
 from cntgraph.model.tracing import trace
 from cntgraph.recording.replay import REFUSED, replay_file, set_aside
+from cntgraph.recording.worker import RecordsWorker, WorkerGone
 from cntgraph.records.build import RunLayout, build_records, layout, new_layout
 from cntgraph.records.epoch import EpochRecords
 from cntgraph.records.spool import save, spool_folder
 from cntgraph.server.connect import connect
+from cntgraph.server.managed import background_nice
 from cntgraph.store.graph import Graph
 from cntgraph.store.writer import (
     DEFAULT_BATCH,
@@ -74,6 +77,12 @@ class Recorder:
     touches the database before the first :meth:`capture` (or :meth:`start`). ``fold_batchnorm=False`` keeps every
     BatchNorm as a node layer of its own (see :func:`cntgraph.model.tracing.trace`).
 
+    The records are built and written by a process of its own at the priority of ``CNTGRAPH_NICE``
+    (default 19, the lowest), so that training keeps its cores; on a machine whose cores training
+    keeps busy, epochs reach Neo4j when training leaves CPU time, at the latest at :meth:`close`.
+    ``writer_process=False`` (also used for a ``Graph`` made from a caller's own driver, which
+    another process cannot open) writes from a thread of the training process instead.
+
     Example:
         with cntgraph.Recorder(model, "mlp-1", input_shape=(784,), sample=cntgraph.Uniform(256)) as rec:
             for epoch in range(20):
@@ -99,6 +108,7 @@ class Recorder:
         retry_after: float = 5.0,
         progress: bool = True,
         fold_batchnorm: bool = True,
+        writer_process: bool = True,
     ) -> None:
         if not isinstance(run, str) or not run.strip():
             raise ConfigurationError(f"run must be a non-empty name, got {run!r}")
@@ -122,6 +132,9 @@ class Recorder:
         self._owns_graph = graph is None
         self._batch_size = batch_size
         self._queue_size = queue_size
+        self._writer_process = writer_process
+        self._nice = background_nice()  # a bad CNTGRAPH_NICE is an error now, not in the writer thread
+        self._worker: RecordsWorker | None = None
         self._queue: queue.Queue[tuple[int, dict[str, Any], tuple[LayerCopy | None, ...]] | None] = queue.Queue()  # sized at start
         # an unreadable model is refused here, not later
         self._topology: Topology = trace(model, self.input_shape, fold_batchnorm)
@@ -149,7 +162,7 @@ class Recorder:
 
         Capturing an epoch again replaces it; epochs may not go back in time. While training waits,
         ``capture()`` only clones the tensors the links are made of (as cheap as cloning them); the
-        writer thread makes the float64 snapshot and the records. An error there (a NaN weight, for
+        writer process makes the float64 snapshot and the records. An error there (a NaN weight, for
         example) is raised by the next ``capture()``, ``flush()`` or ``close()``.
         """
         if self._closed:
@@ -346,6 +359,7 @@ class Recorder:
 
     # -- the background thread -------------------------------------------------------------
     def _work(self) -> None:
+        self._started_worker()  # it starts up while the first epoch trains
         while (item := self._queue.get()) is not _STOP:
             try:
                 self._handle(*item)
@@ -353,12 +367,59 @@ class Recorder:
                 self._errors.append(error)
             finally:
                 self._queue.task_done()
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
         self._queue.task_done()
 
     def _handle(self, epoch: int, props: dict[str, Any], copies: tuple[LayerCopy | None, ...]) -> None:
-        assert self._layout is not None
-        self._waiting.append(build_records(self._layout, snapshot_of(self._topology, copies), epoch, props))
+        """Write a captured epoch (in the writer process when there is one), or queue its records
+        behind the epochs still waiting."""
+        worker = self._started_worker()
+        try:
+            if worker is not None and not self._waiting and time.monotonic() >= self._offline_until:
+                unwritten, error = worker.write(epoch, props, copies)
+                if unwritten is None:
+                    self.epochs_written.append(epoch)
+                    return
+                self._waiting.append(unwritten)
+                self._failed(error)
+            else:
+                self._waiting.append(self._records(worker, epoch, props, copies))
+        except WorkerGone as gone:
+            self._worker_gone(gone)
+            self._waiting.append(self._records(None, epoch, props, copies))
         self._drain()
+
+    def _records(self, worker: RecordsWorker | None, epoch: int, props: dict[str, Any], copies: tuple[LayerCopy | None, ...]) -> EpochRecords:
+        assert self._layout is not None
+        if worker is not None:
+            return worker.build(epoch, props, copies)
+        return build_records(self._layout, snapshot_of(self._topology, copies), epoch, props)
+
+    def _started_worker(self) -> RecordsWorker | None:
+        """The writer process, started on the first epoch (None when writing in this process)."""
+        assert self._writer is not None and self._layout is not None
+        target = self._writer.runner.target
+        if self._worker is None and self._writer_process and target is not None:
+            try:
+                self._worker = RecordsWorker(
+                    target, self._topology, self._layout, batch_size=self._batch_size, progress=self.progress, nice=self._nice
+                )
+            except (OSError, WorkerGone) as error:
+                self._worker_gone(error)
+        return self._worker
+
+    def _worker_gone(self, error: BaseException) -> None:
+        """Write in this process from now on, and say so once."""
+        self._worker = None
+        self._writer_process = False
+        warnings.warn(
+            f"cntgraph: run {self.run!r}: the recorder's writer process is not available ({error}); its epochs are "
+            "written from the training process from now on (nothing is lost; training may slow down).",
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
     def _drain(self, closing: bool = False) -> None:
         """Write waiting epochs, oldest first, unless Neo4j was unreachable moments ago (on close, regardless);
@@ -369,21 +430,26 @@ class Recorder:
         epochs after it go on.
         """
         while self._waiting and (closing or time.monotonic() >= self._offline_until):
-            item = self._waiting[0]
             try:
-                written = self._write(item)
-            except ConnectionError as error:
-                self._offline_until = time.monotonic() + self.retry_after
-                self._outage = str(error)
-                break
-            except Exception as error:  # noqa: BLE001 - refused: set aside, the others go on
-                self._waiting.pop(0)
-                self._refused(item, error)
+                written = self._write(self._waiting[0])
+            except Exception as error:  # noqa: BLE001 - an outage stops the writing; a refused epoch is set aside
+                if self._failed(error):
+                    break
                 continue
             self._waiting.pop(0)
             if written is not None:
                 self.epochs_written.append(written)
         self._spool_waiting()
+
+    def _failed(self, error: Exception) -> bool:
+        """The oldest waiting epoch was not written because of ``error``. An outage (True): it waits, and
+        writing stops for ``retry_after`` seconds. Anything else: Neo4j refused it, and it is set aside."""
+        if isinstance(error, ConnectionError):
+            self._offline_until = time.monotonic() + self.retry_after
+            self._outage = str(error)
+            return True
+        self._refused(self._waiting.pop(0), error)
+        return False
 
     def _write(self, item: EpochRecords | Path) -> int | None:
         """Write one waiting epoch; its number, or None when another process wrote its spool file."""

@@ -171,7 +171,7 @@ class ManagedServer:
         dist = self.install(progress=progress)
         bolt = _env_int("CNTGRAPH_BOLT_PORT", DEFAULT_BOLT_PORT, "a port number") if bolt_port is None else bolt_port
         http = _env_int("CNTGRAPH_HTTP_PORT", DEFAULT_HTTP_PORT, "a port number") if http_port is None else http_port
-        nice = _nice_value(_env_int("CNTGRAPH_NICE", DEFAULT_NICE, "a nice value") if nice is None else nice)
+        nice = background_nice() if nice is None else _nice_value(nice)
         _require_free(bolt, "Bolt", "--bolt-port or CNTGRAPH_BOLT_PORT")
         _require_free(http, "HTTP", "--http-port or CNTGRAPH_HTTP_PORT")
         heap = _memory_size(heap or os.environ.get("CNTGRAPH_HEAP", DEFAULT_HEAP), "heap", "--heap or CNTGRAPH_HEAP")
@@ -347,6 +347,17 @@ def _env_int(name: str, default: int, what: str) -> int:
         return int(raw)
     except ValueError:
         raise ServerError(f"{name}={raw!r} is not {what}") from None
+
+
+def background_nice() -> int:
+    """The CPU priority of cntgraph's work beside training: the managed server and the recorder's
+    writer process (``CNTGRAPH_NICE``, 0 normal to 19 lowest; default 19).
+
+    Example:
+        >>> background_nice() if "CNTGRAPH_NICE" not in os.environ else 19
+        19
+    """
+    return _nice_value(_env_int("CNTGRAPH_NICE", DEFAULT_NICE, "a nice value"))
 
 
 def _nice_value(nice: int) -> int:

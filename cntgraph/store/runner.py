@@ -63,8 +63,11 @@ class Neo4jRunner:
         source: str = "a driver passed by the caller",
         owns_driver: bool = False,
         browser_url: str | None = None,
+        target: Target | None = None,
     ) -> None:
         self.driver = driver
+        #: where :meth:`open` connected (None for a caller's driver): another process can connect there too
+        self.target = target
         self.database = database
         self.source = source
         self.browser_url = browser_url
@@ -91,6 +94,7 @@ class Neo4jRunner:
             source=f"{target.source}: {target.uri} as {target.user}",
             owns_driver=True,
             browser_url=target.browser_url,
+            target=target,
         )
 
     def __repr__(self) -> str:

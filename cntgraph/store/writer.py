@@ -34,11 +34,14 @@ class Writer:
         65536
     """
 
-    def __init__(self, runner: Neo4jRunner, *, batch_size: int = DEFAULT_BATCH, progress: bool = True) -> None:
+    def __init__(
+        self, runner: Neo4jRunner, *, batch_size: int = DEFAULT_BATCH, progress: bool = True, created: Iterable[int] = ()
+    ) -> None:
         self.runner = runner
         self.batch_size = batch_size
         self.progress = progress
-        self._runs_created: set[int] = set()
+        #: ids of runs whose layout is stored (``created``: known to be, by another writer): not written again
+        self._runs_created: set[int] = set(created)
         self._runs_linked: set[int] = set()
 
     def write(self, records: EpochRecords) -> int:

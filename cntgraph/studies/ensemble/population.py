@@ -315,7 +315,10 @@ def _train_recorded(
     from cntgraph.core.sampling import Full
     from cntgraph.recording.recorder import Recorder
 
-    with Recorder(model, run, INPUT_SHAPE, graph=graph, sample=sample or Full(), if_exists="overwrite", progress=False) as recorder:
+    # members are small and many: a writer process each would cost more to start than it saves
+    with Recorder(
+        model, run, INPUT_SHAPE, graph=graph, sample=sample or Full(), if_exists="overwrite", progress=False, writer_process=False
+    ) as recorder:
         return train_member(
             member, model, data, on_epoch=lambda epoch, loss, acc: recorder.capture(epoch, loss=loss, accuracy=acc)
         )

@@ -1,0 +1,201 @@
+"""The recorder's writer process: it turns captured weight copies into records and writes them to
+Neo4j, so that none of that work (float64 snapshots, metrics, the driver's packing and its network
+I/O) holds the training process's interpreter lock or takes a core from training at normal
+priority. It runs at the priority of cntgraph's background work (``CNTGRAPH_NICE``, by default
+19, the lowest) and uses what training leaves.
+
+The process is ``python -m cntgraph.recording.worker``, started with two pipes, so that it never
+imports the training script (as multiprocessing's spawn would). The
+:class:`~cntgraph.Recorder`'s background thread sends it one epoch at a time and waits for the
+answer; everything that decides what happens to an epoch that is not written (spool it, set it
+aside) stays in the recorder, which gets the epoch's records back in that case.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import subprocess
+import sys
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+import torch
+
+from cntgraph.core.network import Topology
+from cntgraph.errors import RecorderError
+from cntgraph.model.snapshot import LayerCopy, snapshot_of
+from cntgraph.records.build import RunLayout, build_records
+from cntgraph.records.epoch import EpochRecords
+from cntgraph.store.runner import Neo4jRunner, Target
+from cntgraph.store.writer import Writer
+
+
+class WorkerGone(Exception):
+    """The writer process ended or cannot be reached; the epoch it had is still the caller's."""
+
+
+class RecordsWorker:
+    """A writer process for one run: :meth:`write` builds an epoch's records there and writes them.
+
+    Example:
+        worker = RecordsWorker(graph.runner.target, topology, layout, batch_size=100_000, progress=False, nice=19)
+        unwritten, error = worker.write(3, {"loss": 0.2}, copy_parameters(model, topology))
+        worker.close()
+    """
+
+    def __init__(
+        self, target: Target, topology: Topology, layout: RunLayout, *, batch_size: int, progress: bool, nice: int
+    ) -> None:
+        to_child, from_parent = os.pipe()
+        to_parent, from_child = os.pipe()
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "cntgraph.recording.worker", str(to_child), str(from_child)],
+                pass_fds=(to_child, from_child),
+                env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            os.close(to_child)
+            os.close(from_child)
+        _set_nice(self._process.pid, nice)  # at once: importing torch takes a core for about 2 s
+        self._send = Connection(from_parent, readable=False)
+        self._receive = Connection(to_parent, writable=False)
+        # the process imports torch meanwhile (about 2 s); the first request waits for its answer
+        self._starting = True
+        self._exchange(("start", target, topology, layout, batch_size, progress), answer=False)
+
+    def write(self, epoch: int, props: dict[str, Any], copies: Sequence[LayerCopy | None]) -> tuple[EpochRecords | None, Exception | None]:
+        """Build epoch ``epoch`` from ``copies`` and write it: ``(None, None)`` once written, else
+        its records and why they were not written. An error in building them (a NaN weight) is raised."""
+        answer = self._request(("write", epoch, props, tuple(copies)))
+        return (None, None) if answer is None else answer
+
+    def build(self, epoch: int, props: dict[str, Any], copies: Sequence[LayerCopy | None]) -> EpochRecords:
+        """Only build epoch ``epoch``'s records (while earlier epochs wait to be written)."""
+        return self._request(("build", epoch, props, tuple(copies)))
+
+    def close(self) -> None:
+        """Let the process finish its work and end (killed if it does not within a minute)."""
+        try:
+            _send(self._send, None)
+        except OSError:
+            pass  # already gone
+        try:
+            self._process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._send.close()
+        self._receive.close()
+
+    def _request(self, message: tuple[Any, ...]) -> Any:
+        if self._starting:
+            self._exchange(None, answer=True)
+            self._starting = False
+        return self._exchange(message, answer=True)
+
+    def _exchange(self, message: tuple[Any, ...] | None, *, answer: bool) -> Any:
+        """Send ``message`` (unless None), then read one answer (if ``answer``), raising what the process raised."""
+        try:
+            if message is not None:
+                _send(self._send, message)
+            if not answer:
+                return None
+            kind, value = _receive(self._receive)
+        except (OSError, EOFError) as error:
+            code = self._process.poll()
+            state = "stopped answering" if code is None else f"ended with code {code}"
+            raise WorkerGone(f"the writer process {state} ({error!r})") from error
+        if kind == "raise":
+            raise value
+        return value
+
+
+def _send(connection: Connection, message: Any) -> None:
+    """Pickle ``message`` with its arrays (and tensors, as arrays) out of band, so that they are not copied first."""
+    buffers: list[pickle.PickleBuffer] = []
+    header = _Pickler.dumps(message, buffers)
+    connection.send_bytes(len(buffers).to_bytes(4, "little") + header)
+    for buffer in buffers:
+        connection.send_bytes(buffer.raw())
+
+
+def _receive(connection: Connection) -> Any:
+    first = connection.recv_bytes()
+    count = int.from_bytes(first[:4], "little")
+    buffers = [bytearray(connection.recv_bytes()) for _ in range(count)]  # writable: tensors are made of them
+    return pickle.loads(first[4:], buffers=buffers)
+
+
+class _Pickler(pickle.Pickler):
+    """Sends a CPU tensor as a numpy array (float32 for dtypes numpy lacks, which holds them exactly)."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, torch.Tensor):
+            array = obj.numpy() if obj.dtype not in (torch.bfloat16, torch.float16) else obj.float().numpy()
+            return torch.from_numpy, (np.ascontiguousarray(array),)
+        return NotImplemented
+
+    @classmethod
+    def dumps(cls, message: Any, buffers: list[pickle.PickleBuffer]) -> bytes:
+        out = io.BytesIO()
+        cls(out, protocol=5, buffer_callback=buffers.append).dump(message)
+        return out.getvalue()
+
+
+def _set_nice(pid: int, nice: int) -> None:
+    """Give process ``pid`` (one thread yet; later ones inherit it) the CPU priority ``nice``."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, nice)
+    except (AttributeError, OSError):
+        pass  # a platform without nice values, or a process already gone (its first request says so)
+
+
+def _portable(error: BaseException) -> Exception:
+    """``error`` if it crosses a pipe intact, else a RecorderError with its text."""
+    try:
+        copy = pickle.loads(pickle.dumps(error))
+        if isinstance(copy, Exception):
+            return copy
+    except Exception:  # noqa: BLE001 - an exception type pickle cannot rebuild
+        pass
+    return RecorderError(f"{type(error).__name__}: {error}")
+
+
+def serve(receive: Connection, send: Connection) -> None:
+    """The writer process's loop: one answer for every request, until the recorder closes the pipe."""
+    torch.set_num_threads(1)  # the float64 snapshot on one core, not training's
+    _, target, topology, layout, batch_size, progress = _receive(receive)
+    runner = Neo4jRunner.open(target)
+    writer = Writer(runner, batch_size=batch_size, progress=progress, created=(layout.rid,))
+    _send(send, ("ok", None))
+    try:
+        while (request := _receive(receive)) is not None:
+            kind, epoch, props, copies = request
+            try:
+                records = build_records(layout, snapshot_of(topology, copies), epoch, props)
+            except Exception as error:  # noqa: BLE001 - the recorder raises it
+                _send(send, ("raise", _portable(error)))
+                continue
+            if kind == "build":
+                _send(send, ("ok", records))
+                continue
+            try:
+                writer.write(records)
+            except Exception as error:  # noqa: BLE001 - the recorder spools or sets the epoch aside
+                _send(send, ("ok", (records, _portable(error))))
+                continue
+            _send(send, ("ok", None))
+    except EOFError:
+        pass  # the recorder's process ended: the epoch in hand was written; it was the last
+    finally:
+        runner.close()
+
+
+if __name__ == "__main__":
+    serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))
