@@ -111,6 +111,8 @@ class WeightedLayer:
     kernel_size: tuple[int, ...]
     folded: str | None = None
     sources: tuple[int, ...] = ()
+    #: which layer of a stacked recurrent module (``num_layers`` > 1) the weights are (``weight_ih_l{stack}``)
+    stack: int = 0
 
     def __post_init__(self) -> None:
         if not self.sources:

@@ -122,10 +122,11 @@ def _layer_copy(model: nn.Module, layer: WeightedLayer) -> LayerCopy | None:
         return LayerCopy(*map(_clone, links))
     module = _layer_module(model, layer)
     if isinstance(module, nn.RNNBase):  # its gates' blocks, summed in float64 by snapshot_of
+        k = layer.stack  # the layer of a stacked module: weight_ih_l{k}, ...
         if layer.kind == "recurrent":
-            return LayerCopy(_clone(module.weight_hh_l0), None, blocks=True)
-        bias = None if not module.bias else torch.stack([module.bias_ih_l0, module.bias_hh_l0])
-        return LayerCopy(_clone(module.weight_ih_l0), _clone(bias), blocks=True)
+            return LayerCopy(_clone(getattr(module, f"weight_hh_l{k}")), None, blocks=True)
+        bias = None if not module.bias else torch.stack([getattr(module, f"bias_ih_l{k}"), getattr(module, f"bias_hh_l{k}")])
+        return LayerCopy(_clone(getattr(module, f"weight_ih_l{k}")), _clone(bias), blocks=True)
     if isinstance(module, nn.Embedding):  # a Linear on one-hot inputs: weight (D, V)
         return LayerCopy(_clone(module.weight.T), None)
     if isinstance(module, nn.MultiheadAttention):  # its value projection: the last third of in_proj

@@ -40,7 +40,7 @@ Wiring rules:
   are accepted only as the very last step, as output wiring that adds no layer.
 - Every node layer must lead to the model's output, which is one node layer.
 - Everything else computed on the data (``x * 2``, ``x + 1``, indexing, products of two tensors...)
-  and every other module type (3-d pooling, stacked or bidirectional RNNs...) raises
+  and every other module type (3-d pooling, bidirectional RNNs...) raises
   `TopologyError`, naming every such module at once.
 """
 
@@ -290,10 +290,9 @@ def _checked_modules(model: nn.Module) -> dict[str, nn.Module]:
 def _unreadable_setting(module: nn.Module) -> str | None:
     """Why a supported module type is not readable with its settings, or None when it is."""
     if isinstance(module, _RECURRENT) and (
-        not module.batch_first or module.num_layers != 1 or module.bidirectional or getattr(module, "proj_size", 0)
+        not module.batch_first or module.bidirectional or getattr(module, "proj_size", 0)
     ):
-        return ("is read only with batch_first=True, num_layers=1, one direction and no projection (stack "
-                "single-layer modules for depth)")  # fmt: skip
+        return "is read only with batch_first=True, one direction and no projection"
     if isinstance(module, nn.Embedding) and module.max_norm is not None:
         return "has max_norm: it rescales its weights in the forward pass, so its links are not its weights"
     if isinstance(module, nn.MultiheadAttention):
@@ -591,16 +590,22 @@ class _GraphProbe(TorchFunctionMode):
         self._track(step, result, (out,))
 
     def _recurrent(self, step: str, path: str, module: nn.RNNBase, data: torch.Tensor, output: Any, sources: Sources) -> None:
-        """A recurrent layer's output sequence as one node layer of (time step, hidden) units, with its
-        input-to-hidden links at every step and its hidden-to-hidden links from each step to the next."""
+        """Each layer of a recurrent module (``num_layers`` of them, stacked) as one node layer of
+        (time step, hidden) units, named ``path`` (one layer) or ``path.l0``, ``path.l1``..., with its
+        input-to-hidden links at every step (from the layer below, or the module's input) and its
+        hidden-to-hidden links from each step to the next."""
         result = output[0] if isinstance(output, tuple) else output
         if data.dim() != 3:
             raise TopologyError(f"{step} gets input of shape {tuple(data.shape)}; it must be (batch, time steps, features)")
         in_shape, out_shape = tuple(data.shape[1:]), tuple(result.shape[1:])
-        index = self._new_node(path, result)
-        self.layers.append(WeightedLayer(index, path, "positionwise", in_shape, out_shape, (), (), (), 1, module.bias, (), sources=sources))
-        self.layers.append(WeightedLayer(index, path, "recurrent", out_shape, out_shape, (), (), (), 1, False, (), sources=(index,)))
-        self._track(step, result, (index,))
+        for stack in range(module.num_layers):
+            index = self._new_node(path if module.num_layers == 1 else f"{path}.l{stack}", result)
+            self.layers.append(WeightedLayer(index, path, "positionwise", in_shape, out_shape, (), (), (), 1, module.bias, (),
+                                             sources=sources, stack=stack))  # fmt: skip
+            self.layers.append(WeightedLayer(index, path, "recurrent", out_shape, out_shape, (), (), (), 1, False, (),
+                                             sources=(index,), stack=stack))  # fmt: skip
+            in_shape, sources = out_shape, (index,)
+        self._track(step, result, sources)
 
     def _embedding(
         self, step: str, path: str, module: nn.Embedding, data: torch.Tensor, output: Any, sources: Sources

@@ -164,9 +164,9 @@ def test_torchvision_models_trace_as_dags(build) -> None:
 
 
 class Recurrent(nn.Module):
-    def __init__(self, kind: type[nn.RNNBase]) -> None:
+    def __init__(self, kind: type[nn.RNNBase], num_layers: int = 1) -> None:
         super().__init__()
-        self.rnn, self.head = kind(3, 4, batch_first=True), nn.Linear(4, 2)
+        self.rnn, self.head = kind(3, 4, batch_first=True, num_layers=num_layers), nn.Linear(4, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out, _ = self.rnn(x)
@@ -193,5 +193,34 @@ def test_recurrent_layers_link_each_time_step_to_the_next(kind: type[nn.RNNBase]
                 expected.graph.add_edge(("input", t * features + i), ("rnn", t * hidden + j), weight=float(w_ih[j, i]))
             for k in range(hidden) if t > 0 else ():
                 expected.graph.add_edge(("rnn", (t - 1) * hidden + k), ("rnn", t * hidden + j), weight=float(w_hh[j, k]))
+    expected.affine("head", ["mean"], model.head, (hidden,))
+    check(model, (steps, features), expected, output="head")
+
+
+@pytest.mark.parametrize("kind", [nn.RNN, nn.LSTM, nn.GRU])
+def test_a_stacked_recurrent_module_is_a_node_layer_per_layer(kind: type[nn.RNNBase]) -> None:
+    """num_layers=3, unrolled by hand from weight_ih_l{k}, weight_hh_l{k} and both biases of layer k:
+    layer k reads layer k - 1 (the input for k = 0) at the same step and itself at the step before."""
+    model = randomized(Recurrent(kind, num_layers=3))
+    steps, features, hidden, layers = 4, 3, 4, 3
+    gates = {nn.RNN: 1, nn.LSTM: 4, nn.GRU: 3}[kind]
+    rnn = model.rnn
+    names = ["input"] + [f"rnn.l{k}" for k in range(layers)]
+    expected = Expected({"input": steps * features, **{name: steps * hidden for name in names[1:]}, "mean": hidden, "head": 2})
+    for k in range(layers):
+        w_ih = sum(torch.chunk(getattr(rnn, f"weight_ih_l{k}").detach(), gates)).numpy()
+        w_hh = sum(torch.chunk(getattr(rnn, f"weight_hh_l{k}").detach(), gates)).numpy()
+        bias = sum(torch.chunk((getattr(rnn, f"bias_ih_l{k}") + getattr(rnn, f"bias_hh_l{k}")).detach(), gates)).numpy()
+        below, size_below, here = names[k], features if k == 0 else hidden, names[k + 1]
+        for t in range(steps):
+            for j in range(hidden):
+                expected.graph.nodes[(here, t * hidden + j)]["bias"] = float(bias[j])
+                for i in range(size_below):
+                    expected.graph.add_edge((below, t * size_below + i), (here, t * hidden + j), weight=float(w_ih[j, i]))
+                for m in range(hidden) if t > 0 else ():
+                    expected.graph.add_edge((here, (t - 1) * hidden + m), (here, t * hidden + j), weight=float(w_hh[j, m]))
+    for t in range(steps):
+        for j in range(hidden):
+            expected.graph.add_edge((names[-1], t * hidden + j), ("mean", j), weight=1.0 / steps)
     expected.affine("head", ["mean"], model.head, (hidden,))
     check(model, (steps, features), expected, output="head")

@@ -280,6 +280,23 @@ def test_every_unsupported_module_is_named_at_once() -> None:
     assert "Ways out: " in message and "cntgraph.register_links(ItsType, adapter)" in message
 
 
+@pytest.mark.parametrize(
+    ("settings", "why"),
+    [({"bidirectional": True}, "one direction"), ({"batch_first": False}, "batch_first=True"), ({"proj_size": 2}, "no projection")],
+)
+def test_recurrent_settings_it_cannot_read_are_named(settings: dict[str, object], why: str) -> None:
+    class Tagger(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = nn.LSTM(3, 4, **{"batch_first": True, **settings})  # type: ignore[arg-type]
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.lstm(x)[0]
+
+    with pytest.raises(TopologyError, match=rf"module 'lstm' \(LSTM\) is read only with .*{why}"):
+        trace(Tagger(), (5, 3))
+
+
 def test_the_recorder_refuses_an_unreadable_model_when_it_is_built() -> None:
     from cntgraph.recording.recorder import Recorder
 

@@ -395,13 +395,15 @@ def test_a_transformer_classifier_records_and_aggregates_in_the_database(graph: 
 
 
 @pytest.mark.neo4j
-def test_an_lstm_records_its_recurrent_links_and_aggregates_in_the_database(graph: Graph, run_name: str) -> None:
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_an_lstm_records_its_recurrent_links_and_aggregates_in_the_database(graph: Graph, run_name: str, num_layers: int) -> None:
     torch.manual_seed(0)
-    snapshot = train_and_record(graph, run_name, Recurrent(nn.LSTM), (5, 3), Full())
-    assert graph.layers(run_name)["inputs"].tolist()[1] == [0, 1]  # from the input, and from itself a step before
+    snapshot = train_and_record(graph, run_name, Recurrent(nn.LSTM, num_layers), (5, 3), Full())
+    inputs = graph.layers(run_name)["inputs"].tolist()
+    assert inputs[1 : 1 + num_layers] == [[k, k + 1] for k in range(num_layers)]  # from below, and from itself a step before
     assert_stored_as_snapshot(graph, run_name, snapshot, epoch=1)
     assert graph.aggregate(run_name, epochs=[1])["s_error"].max() < 1e-9
-    assert graph.strongest_path(run_name, epoch=1, unit=0)["layer"].tolist() == [0, 1, 2, 3]
+    assert graph.strongest_path(run_name, epoch=1, unit=0)["layer"].tolist() == list(range(num_layers + 3))
 
 
 @pytest.mark.neo4j
