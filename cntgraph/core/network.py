@@ -37,7 +37,9 @@ class NodeLayer:
 
 
 #: the kinds of layer whose links follow a kernel over (C, H, W) units, as a Conv2d's do
-KERNEL_KINDS = frozenset({"conv1d", "conv2d", "conv3d", "avgpool2d", "maxpool2d", "convtranspose1d", "convtranspose2d"})
+KERNEL_KINDS = frozenset(
+    {"conv1d", "conv2d", "conv3d", "avgpool2d", "maxpool2d", "avgpool3d", "maxpool3d", "convtranspose1d", "convtranspose2d"}
+)
 #: links that join each unit of a node layer to the unit of the same index of another, weight 1:
 #: one set per operand of a residual addition
 IDENTITY = "identity"
@@ -74,7 +76,8 @@ class WeightedLayer:
     ``kind`` is ``"linear"``, or one of :data:`KERNEL_KINDS`, whose links follow a kernel:
     ``"conv2d"``; ``"conv1d"`` (read as a Conv2d of height 1: shapes (C, 1, L), kernel (1, k));
     ``"avgpool2d"`` and ``"maxpool2d"`` (fixed links of weight 1/|window| from each input of a
-    window, one group per channel; see docs/METRICS.md); ``"convtranspose1d"`` and
+    window, one group per channel; see docs/METRICS.md), ``"avgpool3d"`` and ``"maxpool3d"`` (the
+    same over (depth, height, width)); ``"convtranspose1d"`` and
     ``"convtranspose2d"`` (see :func:`forward_conv`). For these, ``stride``, ``padding``,
     ``dilation`` and ``kernel_size`` are per axis (height, width); ``padding`` is the zero padding
     before the first row/column (``padding="same"`` with an even receptive field pads one more
@@ -98,7 +101,8 @@ class WeightedLayer:
     index: int
     path: str
     kind: Literal[
-        "linear", "conv1d", "conv2d", "conv3d", "avgpool2d", "maxpool2d", "convtranspose1d", "convtranspose2d", "identity",
+        "linear", "conv1d", "conv2d", "conv3d", "avgpool2d", "maxpool2d", "avgpool3d", "maxpool3d", "convtranspose1d",
+        "convtranspose2d", "identity",
         "adaptivepool2d", "batchnorm", "groupnorm", "layernorm", "positionwise", "positions", "recurrent",
     ]
     in_shape: tuple[int, ...]

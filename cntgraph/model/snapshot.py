@@ -75,7 +75,8 @@ class LayerCopy:
 
 
 #: layers whose links are fixed: nothing to copy
-_FIXED_KINDS = frozenset({"avgpool2d", "maxpool2d", IDENTITY, ADAPTIVE_POOL, POSITIONS})
+_POOL_KINDS = frozenset({"avgpool2d", "maxpool2d", "avgpool3d", "maxpool3d"})
+_FIXED_KINDS = _POOL_KINDS | {IDENTITY, ADAPTIVE_POOL, POSITIONS}
 
 
 def copy_parameters(model: nn.Module, topology: Topology) -> tuple[LayerCopy | None, ...]:
@@ -147,7 +148,7 @@ def _norm_copy(path: str, norm: nn.Module) -> NormCopy:
 
 def _layer_arrays(layer: WeightedLayer, copy: LayerCopy | None) -> tuple[np.ndarray, np.ndarray | None]:
     """The weight (in the shape of :func:`~cntgraph.core.network.weight_shape`) and bias of ``layer``."""
-    if layer.kind in ("avgpool2d", "maxpool2d"):
+    if layer.kind in _POOL_KINDS:
         return _read_only(np.full(weight_shape(layer), 1.0 / math.prod(layer.kernel_size))), None
     if layer.kind == IDENTITY:
         return _read_only(np.ones(weight_shape(layer))), None

@@ -7,13 +7,13 @@ between them. A node layer is the input or the output of an operation that makes
 
 - ``nn.Linear`` (on features, or at every position of a (positions, features) sequence),
   ``nn.Conv1d/2d/3d`` (zero padding), ``nn.ConvTranspose1d/2d``, whose weights are the links;
-- ``nn.AvgPool2d``, ``nn.MaxPool2d`` and their adaptive forms (modules, or
+- ``nn.AvgPool2d``, ``nn.MaxPool2d`` (and their 3-d forms) and their adaptive forms (modules, or
   ``F.adaptive_avg_pool2d``/``F.adaptive_max_pool2d``): fixed links of weight 1/|window|;
   ``x.mean(dim=1)`` over positions: fixed links of weight 1/positions;
 - ``nn.LayerNorm``/``nn.GroupNorm``: their affine part, one link per unit;
 - ``nn.Embedding`` of the input's token ids: a Linear on one-hot inputs;
-- ``nn.RNN``/``nn.LSTM``/``nn.GRU`` (one layer, ``batch_first``): a node layer of (time step,
-  hidden) units with input-to-hidden links at every step and hidden-to-hidden links from each
+- ``nn.RNN``/``nn.LSTM``/``nn.GRU`` (``batch_first``, one direction): a node layer of (time step,
+  hidden) units per layer of the module with input-to-hidden links at every step and hidden-to-hidden links from each
   step to the next, the gates' weights summed;
 - self-attention (``nn.MultiheadAttention``): its value and output projections (its
   data-dependent mixing across positions is no link);
@@ -40,7 +40,7 @@ Wiring rules:
   are accepted only as the very last step, as output wiring that adds no layer.
 - Every node layer must lead to the model's output, which is one node layer.
 - Everything else computed on the data (``x * 2``, ``x + 1``, indexing, products of two tensors...)
-  and every other module type (3-d pooling, bidirectional RNNs...) raises
+  and every other module type (bidirectional RNNs, adaptive 3-d pooling...) raises
   `TopologyError`, naming every such module at once.
 """
 
@@ -65,7 +65,7 @@ __all__ = ["LinkAdapter", "register_links", "register_wiring", "trace", "weighte
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d)
 _WEIGHTED = (nn.Linear, *_CONV, *_TRANSPOSED)  # modules whose weights are links
-_POOLS = (nn.AvgPool2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)  # fixed links
+_POOLS = (nn.AvgPool2d, nn.MaxPool2d, nn.AvgPool3d, nn.MaxPool3d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)  # fixed links
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)  # folded into the weighted layer before them
 _AFFINE_NORMS = (nn.LayerNorm, nn.GroupNorm)  # their affine part: one link per unit
 _RECURRENT = (nn.RNN, nn.LSTM, nn.GRU)  # input-to-hidden and hidden-to-hidden links, summed over gates
@@ -100,8 +100,8 @@ _SAME_SHAPE_FUNCTIONS = _ELEMENTWISE_FUNCTIONS | _OUTPUT_FUNCTIONS
 _SUPPORTED_TEXT = (
     "cntgraph reads nn.Linear (also at every position of a sequence), nn.Conv1d/2d/3d (padding_mode='zeros'), "
     "nn.ConvTranspose1d/2d, nn.BatchNorm1d/2d/3d (folded into the layer before it, else one-to-one links), "
-    "nn.LayerNorm/GroupNorm (their affine part), nn.AvgPool2d/MaxPool2d and their adaptive forms, nn.Embedding "
-    "of the input ids, nn.RNN/LSTM/GRU (one layer, batch_first), self-attention (nn.MultiheadAttention, so "
+    "nn.LayerNorm/GroupNorm (their affine part), nn.AvgPool2d/MaxPool2d/AvgPool3d/MaxPool3d and the adaptive 2-d forms, nn.Embedding "
+    "of the input ids, nn.RNN/LSTM/GRU (batch_first, one direction), self-attention (nn.MultiheadAttention, so "
     "nn.TransformerEncoderLayer), means over "
     "positions, residual additions (a + b) and concatenations of channels (torch.cat on dim 1), joined by "
     "parameter-free elementwise modules, Dropout, Identity and Flatten, with Softmax/LogSoftmax only as the "
@@ -302,11 +302,11 @@ def _unreadable_setting(module: nn.Module) -> str | None:
             return "has kdim/vdim, add_bias_kv or add_zero_attn: only self-attention of one embedding size is read"
     if isinstance(module, _NORMS) and not module.track_running_stats:
         return "has track_running_stats=False: it normalises with each batch's statistics, not fixed ones"
-    if isinstance(module, (nn.AvgPool2d, nn.MaxPool2d)) and module.ceil_mode:
+    if isinstance(module, (nn.AvgPool2d, nn.MaxPool2d, nn.AvgPool3d, nn.MaxPool3d)) and module.ceil_mode:
         return "has ceil_mode=True: its last windows are cut short (use ceil_mode=False)"
-    if isinstance(module, nn.AvgPool2d) and (not module.count_include_pad or module.divisor_override is not None):
+    if isinstance(module, (nn.AvgPool2d, nn.AvgPool3d)) and (not module.count_include_pad or module.divisor_override is not None):
         return "divides by a window size that varies (count_include_pad=False or divisor_override)"
-    if isinstance(module, (nn.MaxPool2d, nn.AdaptiveMaxPool2d)) and module.return_indices:
+    if isinstance(module, (nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool2d)) and module.return_indices:
         return "has return_indices=True: it returns two tensors"
     return None
 
@@ -739,7 +739,7 @@ def _linked_layer(index: int, path: str, module: nn.Module, data: torch.Tensor, 
         return WeightedLayer(index, path, "positionwise", in_shape, out_shape, (), (), (), 1, module.bias is not None, ())
     expected_dim = (
         2 if isinstance(module, nn.Linear) else 3 if isinstance(module, (nn.Conv1d, nn.ConvTranspose1d))
-        else 5 if isinstance(module, nn.Conv3d) else 4
+        else 5 if isinstance(module, (nn.Conv3d, nn.AvgPool3d, nn.MaxPool3d)) else 4
     )  # fmt: skip
     if data.dim() != expected_dim:
         wanted = {2: "features", 3: "C, L", 4: "C, H, W", 5: "C, D, H, W"}[expected_dim]
@@ -794,7 +794,9 @@ def _pool_layer(
     index: int, path: str, module: nn.Module, in_shape: tuple[int, ...], out_shape: tuple[int, ...]
 ) -> WeightedLayer:
     """A pooling layer as fixed links over each channel's windows (one group per channel)."""
-    kind = "maxpool2d" if isinstance(module, (nn.MaxPool2d, nn.AdaptiveMaxPool2d)) else "avgpool2d"
+    kind = "maxpool" if isinstance(module, (nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool2d)) else "avgpool"
+    axes = len(in_shape) - 1  # (depth,) height, width
+    kind += f"{axes}d"
     if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
         (_, height, width), (_, out_height, out_width) = in_shape, out_shape
         if height % out_height or width % out_width:  # windows of unequal sizes: a windows matrix
@@ -802,15 +804,15 @@ def _pool_layer(
         kernel = (height // out_height, width // out_width)
         stride, padding, dilation = kernel, (0, 0), (1, 1)
     else:
-        kernel = _pair(module.kernel_size)
-        stride = _pair(module.stride if module.stride is not None else module.kernel_size)
-        padding = _pair(module.padding)
-        dilation = _pair(getattr(module, "dilation", 1))
+        kernel = _per_axis(module.kernel_size, axes)
+        stride = _per_axis(module.stride if module.stride is not None else module.kernel_size, axes)
+        padding = _per_axis(module.padding, axes)
+        dilation = _per_axis(getattr(module, "dilation", 1), axes)
     return WeightedLayer(index, path, kind, in_shape, out_shape, stride, padding, dilation, in_shape[0], False, kernel)
 
 
-def _pair(value: int | Sequence[int]) -> tuple[int, int]:
-    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+def _per_axis(value: int | Sequence[int], axes: int) -> tuple[int, ...]:
+    return (value,) * axes if isinstance(value, int) else tuple(int(v) for v in value)
 
 
 def _padding_before(module: nn.Conv1d | nn.Conv2d) -> tuple[int, ...]:

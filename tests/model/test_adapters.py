@@ -70,6 +70,8 @@ CASES = [
     (nn.Conv3d(4, 6, (2, 3, 1), stride=(2, 1, 2), padding="valid", dilation=(1, 2, 1), groups=2, bias=False), (4, 5, 6, 3)),
     (nn.Conv3d(2, 3, 3, padding="same", dilation=2), (2, 4, 4, 5)),
     (nn.Sequential(nn.Conv3d(2, 3, 2, bias=False), nn.BatchNorm3d(3)), (2, 3, 3, 3)),
+    (nn.AvgPool3d(2), (2, 4, 4, 6)),
+    (nn.AvgPool3d((1, 3, 2), stride=(1, 2, 1), padding=(0, 1, 1)), (3, 2, 5, 4)),
     (nn.Linear(4, 3), (5, 4)),  # at every position of a (positions, features) sequence
     (nn.BatchNorm1d(4), (4,)),  # nothing to fold into: a node layer of its own, linked one to one
     (nn.BatchNorm1d(3, affine=False), (3, 5)),
@@ -114,6 +116,9 @@ def test_max_pooling_links_are_those_of_the_average_pool() -> None:
                                   link_matrix(nn.AdaptiveAvgPool2d((4, 3)), shape))  # fmt: skip
     pooled = node_strength(nn.MaxPool2d(3, stride=3), shape)
     np.testing.assert_allclose(pooled.query("layer == 1")["s_in"], 1.0)  # unit gain: s_in = 1 (no bias)
+    volume = (2, 4, 5, 3)
+    np.testing.assert_array_equal(link_matrix(nn.MaxPool3d(2, stride=1, padding=1), volume),
+                                  link_matrix(nn.AvgPool3d(2, stride=1, padding=1), volume))  # fmt: skip
 
 
 def test_conv1d_is_a_conv2d_of_height_one() -> None:
@@ -168,6 +173,15 @@ def test_a_small_vgg_reads_as_one_chain_with_batchnorm_folded() -> None:
 def test_what_cannot_be_read_is_named(model: nn.Module, message: str) -> None:
     with pytest.raises(TopologyError, match=message):
         trace(model, (1, 6, 6))
+
+
+@pytest.mark.parametrize(
+    ("pool", "message"),
+    [(nn.MaxPool3d(2, ceil_mode=True), "ceil_mode=True"), (nn.AvgPool3d(2, padding=1, count_include_pad=False), "count_include_pad")],
+)
+def test_3d_pools_it_cannot_read_are_named(pool: nn.Module, message: str) -> None:
+    with pytest.raises(TopologyError, match=rf"module '1' \({type(pool).__name__}\) .*{message}"):
+        trace(nn.Sequential(nn.Conv3d(1, 2, 3), pool), (1, 5, 6, 6))
 
 
 def test_link_weights_of_a_model_with_pooling_need_the_input_shape() -> None:
