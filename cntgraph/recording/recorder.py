@@ -406,7 +406,7 @@ class Recorder:
                 self._worker = RecordsWorker(
                     target, self._topology, self._layout, batch_size=self._batch_size, progress=self.progress, nice=self._nice
                 )
-            except (OSError, WorkerGone) as error:
+            except Exception as error:  # noqa: BLE001 - no process here (a platform without pipes to pass): write in this one
                 self._worker_gone(error)
         return self._worker
 

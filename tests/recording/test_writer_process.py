@@ -113,3 +113,19 @@ def test_the_writer_process_never_runs_the_training_script(
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("the script ran") == 1
     assert list(complete_epochs(graph, run_name)) == [0, 1]
+
+
+def test_a_writer_process_that_cannot_start_loses_no_epoch(
+    graph: Graph, run_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python-here"))
+    model = mlp()
+    with pytest.warns(RuntimeWarning, match="writer process is not available.*no-python-here"), Recorder(
+        model, run_name, INPUT, graph=graph, sample=Uniform(5, seed=3), progress=False
+    ) as recorder:
+        for epoch in (0, 1):
+            nudge(model, epoch)
+            recorder.capture(epoch)
+    assert list(complete_epochs(graph, run_name)) == [0, 1]
+    links = stored_links(graph, run_name).query("src_layer == 0 and epoch == 1")
+    np.testing.assert_array_equal(links["w"].to_numpy(), model[0].weight.detach().double().numpy()[links["dst"], links["src"]])
