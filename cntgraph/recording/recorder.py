@@ -367,8 +367,8 @@ class Recorder:
                 self._errors.append(error)
             finally:
                 self._queue.task_done()
-        if self._worker is not None:
-            self._worker.close()
+        if self._worker is not None:  # idle now, for the next recorder of this process
+            self._worker.release()
             self._worker = None
         self._queue.task_done()
 
@@ -403,7 +403,7 @@ class Recorder:
         target = self._writer.runner.target
         if self._worker is None and self._writer_process and target is not None:
             try:
-                self._worker = RecordsWorker(
+                self._worker = RecordsWorker.acquire(
                     target, self._topology, self._layout, batch_size=self._batch_size, progress=self.progress, nice=self._nice
                 )
             except Exception as error:  # noqa: BLE001 - no process here (a platform without pipes to pass): write in this one
@@ -412,6 +412,8 @@ class Recorder:
 
     def _worker_gone(self, error: BaseException) -> None:
         """Write in this process from now on, and say so once."""
+        if self._worker is not None:
+            self._worker.close()  # ends what is left of it
         self._worker = None
         self._writer_process = False
         warnings.warn(

@@ -8,16 +8,20 @@ The process is ``python -m cntgraph.recording.worker``, started with two pipes, 
 imports the training script (as multiprocessing's spawn would). The
 :class:`~cntgraph.Recorder`'s background thread sends it one epoch at a time and waits for the
 answer; everything that decides what happens to an epoch that is not written (spool it, set it
-aside) stays in the recorder, which gets the epoch's records back in that case.
+aside) stays in the recorder, which gets the epoch's records back in that case. When the recorder
+closes, its writer process waits, idle, for the next recorder of the same Python process (a
+notebook's next run starts at once), and ends with that process.
 """
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
 import pickle
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from typing import Any
@@ -39,17 +43,19 @@ class WorkerGone(Exception):
 
 
 class RecordsWorker:
-    """A writer process for one run: :meth:`write` builds an epoch's records there and writes them.
+    """A writer process: :meth:`write` builds an epoch's records there and writes them.
+
+    :meth:`acquire` gives one for a run: an idle one of this process's (a recorder before it
+    closed) if there is one, else a new one, which imports torch while the first epoch trains;
+    :meth:`release` gives it back for the next recorder.
 
     Example:
-        worker = RecordsWorker(graph.runner.target, topology, layout, batch_size=100_000, progress=False, nice=19)
+        worker = RecordsWorker.acquire(graph.runner.target, topology, layout, batch_size=100_000, progress=False, nice=19)
         unwritten, error = worker.write(3, {"loss": 0.2}, copy_parameters(model, topology))
-        worker.close()
+        worker.release()
     """
 
-    def __init__(
-        self, target: Target, topology: Topology, layout: RunLayout, *, batch_size: int, progress: bool, nice: int
-    ) -> None:
+    def __init__(self, nice: int) -> None:
         to_child, from_parent = os.pipe()
         to_parent, from_child = os.pipe()
         try:
@@ -63,11 +69,38 @@ class RecordsWorker:
             os.close(to_child)
             os.close(from_child)
         _set_nice(self._process.pid, nice)  # at once: importing torch takes a core for about 2 s
+        self.nice = nice
         self._send = Connection(from_parent, readable=False)
         self._receive = Connection(to_parent, writable=False)
-        # the process imports torch meanwhile (about 2 s); the first request waits for its answer
-        self._starting = True
-        self._exchange(("start", target, topology, layout, batch_size, progress), answer=False)
+        self._unanswered = 0  # messages sent whose answers are read before the next request's
+
+    @classmethod
+    def acquire(
+        cls, target: Target, topology: Topology, layout: RunLayout, *, batch_size: int, progress: bool, nice: int
+    ) -> RecordsWorker:
+        """A writer process for the run of ``layout`` (an idle one at priority ``nice``, else a new one)."""
+        with _IDLE_LOCK:
+            idle = next((w for w in _IDLE if w.nice == nice and w._process.poll() is None), None)
+            if idle is not None:
+                _IDLE.remove(idle)
+        worker = idle or cls(nice)
+        worker._exchange(("start", target, topology, layout, batch_size, progress), answer=False)
+        worker._unanswered += 1
+        return worker
+
+    def release(self) -> None:
+        """The run is done: the process closes its connection and waits, idle, for the next recorder."""
+        try:
+            self._request(("end",))
+        except WorkerGone:
+            self.close()
+            return
+        with _IDLE_LOCK:
+            keep = len(_IDLE) < MAX_IDLE
+            if keep:
+                _IDLE.append(self)
+        if not keep:
+            self.close()
 
     def write(self, epoch: int, props: dict[str, Any], copies: Sequence[LayerCopy | None]) -> tuple[EpochRecords | None, Exception | None]:
         """Build epoch ``epoch`` from ``copies`` and write it: ``(None, None)`` once written, else
@@ -94,9 +127,14 @@ class RecordsWorker:
         self._receive.close()
 
     def _request(self, message: tuple[Any, ...]) -> Any:
-        if self._starting:
-            self._exchange(None, answer=True)
-            self._starting = False
+        while self._unanswered:  # the start of the run (a new process: after it imported torch)
+            self._unanswered -= 1
+            try:
+                self._exchange(None, answer=True)
+            except WorkerGone:
+                raise
+            except Exception as error:  # noqa: BLE001 - it could not start the run: the recorder writes it itself
+                raise WorkerGone(f"the writer process could not start the run ({error})") from error
         return self._exchange(message, answer=True)
 
     def _exchange(self, message: tuple[Any, ...] | None, *, answer: bool) -> Any:
@@ -114,6 +152,21 @@ class RecordsWorker:
         if kind == "raise":
             raise value
         return value
+
+
+#: how many idle writer processes wait for a recorder (more recorders at once start more, which then end)
+MAX_IDLE = 1
+#: writer processes of this process waiting for a recorder (an atexit handler ends them)
+_IDLE: list[RecordsWorker] = []
+_IDLE_LOCK = threading.Lock()
+
+
+@atexit.register
+def _end_idle() -> None:
+    with _IDLE_LOCK:
+        for worker in _IDLE:
+            worker.close()
+        _IDLE.clear()
 
 
 def _send(connection: Connection, message: Any) -> None:
@@ -170,12 +223,25 @@ def _portable(error: BaseException) -> Exception:
 def serve(receive: Connection, send: Connection) -> None:
     """The writer process's loop: one answer for every request, until the recorder closes the pipe."""
     torch.set_num_threads(1)  # the float64 snapshot on one core, not training's
-    _, target, topology, layout, batch_size, progress = _receive(receive)
-    runner = Neo4jRunner.open(target)
-    writer = Writer(runner, batch_size=batch_size, progress=progress, created=(layout.rid,))
-    _send(send, ("ok", None))
+    runner: Neo4jRunner | None = None
     try:
         while (request := _receive(receive)) is not None:
+            if request[0] == "start":  # a recorder's run, until "end"
+                _, target, topology, layout, batch_size, progress = request
+                try:
+                    runner = Neo4jRunner.open(target)
+                except Exception as error:  # noqa: BLE001 - the recorder writes in its own process then
+                    _send(send, ("raise", _portable(error)))
+                    continue
+                writer = Writer(runner, batch_size=batch_size, progress=progress, created=(layout.rid,))
+                _send(send, ("ok", None))
+                continue
+            if request[0] == "end":
+                if runner is not None:
+                    runner.close()
+                runner = None
+                _send(send, ("ok", None))
+                continue
             kind, epoch, props, copies = request
             try:
                 records = build_records(layout, snapshot_of(topology, copies), epoch, props)
@@ -194,7 +260,8 @@ def serve(receive: Connection, send: Connection) -> None:
     except EOFError:
         pass  # the recorder's process ended: the epoch in hand was written; it was the last
     finally:
-        runner.close()
+        if runner is not None:
+            runner.close()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The recorder's writer process (cntgraph/recording/worker.py), against the real server: what it
-writes equals what the training process would write, it goes away with its recorder, a writer
-process that dies loses nothing, and it never runs the user's training script."""
+writes equals what the training process would write, the next recorder reuses it, a writer
+process that dies or cannot start loses nothing, and it never runs the user's training script."""
 
 from __future__ import annotations
 
@@ -52,7 +52,25 @@ def test_both_ways_of_writing_store_the_models_weights(graph: Graph, run_name: s
         for epoch in range(3):
             at = of_layer.query("epoch == @epoch")
             np.testing.assert_array_equal(at["w"].to_numpy(), seen[epoch][module][at["dst"], at["src"]])
-    assert writer_processes() == []  # the recorder closed: its writer process ended with it
+
+
+def test_a_second_recorder_reuses_the_idle_writer_process(graph: Graph, run_name: str) -> None:
+    other = f"{run_name}-2"
+    from tests.conftest import delete_run
+
+    delete_run(graph, other)
+    try:
+        record(graph, run_name, mlp(), range(2), sample=Uniform(5, seed=3))
+        idle = writer_processes()
+        assert len(idle) == 1  # closed, its writer process waits for the next recorder
+        model = mlp()
+        seen = record(graph, other, model, range(2), sample=Uniform(5, seed=3))
+        assert writer_processes() == idle
+        links = stored_links(graph, other).query("src_layer == 1 and epoch == 1")
+        np.testing.assert_array_equal(links["w"].to_numpy(), seen[1][2][links["dst"], links["src"]])
+        assert list(complete_epochs(graph, run_name)) == list(complete_epochs(graph, other)) == [0, 1]
+    finally:
+        delete_run(graph, other)
 
 
 def test_a_half_precision_model_is_written_exactly(graph: Graph, run_name: str) -> None:
@@ -119,6 +137,7 @@ def test_a_writer_process_that_cannot_start_loses_no_epoch(
     graph: Graph, run_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python-here"))
+    monkeypatch.setenv("CNTGRAPH_NICE", "18")  # not the priority of an idle writer process from an earlier test
     model = mlp()
     with pytest.warns(RuntimeWarning, match="writer process is not available.*no-python-here"), Recorder(
         model, run_name, INPUT, graph=graph, sample=Uniform(5, seed=3), progress=False
