@@ -284,17 +284,8 @@ class Session:
         may show its connect form again, so the form is filled in each time it is shown.
         """
         self.driver.get(url)
-        signed_in_at = -float("inf")
-
-        def connected() -> bool:
-            nonlocal signed_in_at
-            if any(text.startswith(":style") for text in self.frames()):
-                return True
-            if time.monotonic() - signed_in_at > 15 and self.sign_in():
-                signed_in_at = time.monotonic()
-            return False
-
-        self.until(connected, "the post-connect commands")
+        connected = lambda: any(text.startswith(":style") for text in self.frames())  # noqa: E731
+        self.until(connected, "the post-connect commands", act=self.sign_in, every=15.0)
 
     def sign_in(self) -> bool:
         """Fill in and submit Browser's connect form if it is shown; whether it was."""
@@ -341,11 +332,20 @@ class Session:
                     weights: Array.from(frame.querySelectorAll('g.relationship text')).map(t => t.textContent)};"""
         )
 
-    def until(self, check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    def until(
+        self, check: Callable[[], bool], what: str, timeout: float = 60.0, act: Callable[[], bool] | None = None,
+        every: float = 10.0,
+    ) -> None:
+        """Wait until ``check()``. Meanwhile ``act()`` (when given) is tried at every turn until it
+        says it acted, then not again for ``every`` seconds (a click or a form may land on a page
+        that is still changing, so it is repeated, never too often)."""
         deadline = time.monotonic() + timeout
+        acted = -float("inf")
         while not check():
             if time.monotonic() > deadline:
                 raise AssertionError(f"Neo4j Browser did not show {what} within {timeout:.0f} s; frames: {self.frames()}")
+            if act is not None and time.monotonic() - acted > every and act():
+                acted = time.monotonic()
             time.sleep(0.25)
 
 
@@ -483,24 +483,18 @@ def test_chromium_expands_a_neuron_to_its_linked_neighbours(
     session.open(f"{graph.browser_url}?cmd=edit&arg={quote(query, safe='')}")
     session.run_editor()
     session.until(lambda: session.drawn()["captions"] == ["2:1"], "the one neuron")
-    last_click = -float("inf")
 
-    def expanded() -> bool:
-        """Whether the neighbours are drawn; else double-click the neuron again every 10 s (the layout may still
-        be moving it when a click lands, and Browser may not yet listen): expanding twice draws the same."""
-        nonlocal last_click
-        if expected <= set(session.drawn()["captions"]):
-            return True
-        if time.monotonic() - last_click > 10:
-            last_click = time.monotonic()
-            try:
-                node = session.driver.find_element(By.CSS_SELECTOR, "[data-testid=frame] g.node circle.b-outline")
-                ActionChains(session.driver).double_click(node).perform()
-            except StaleElementReferenceException:  # redrawn meanwhile: the next turn clicks again
-                pass
-        return False
+    def double_click() -> bool:
+        """Double-click the neuron; whether it was clicked. Repeated every 10 s until the neighbours are drawn
+        (the layout may still be moving it when a click lands): expanding twice draws the same."""
+        try:
+            node = session.driver.find_element(By.CSS_SELECTOR, "[data-testid=frame] g.node circle.b-outline")
+            ActionChains(session.driver).double_click(node).perform()
+        except StaleElementReferenceException:  # redrawn meanwhile: the next turn clicks again
+            return False
+        return True
 
-    session.until(expanded, f"its {len(expected)} linked neurons")
+    session.until(lambda: expected <= set(session.drawn()["captions"]), f"its {len(expected)} linked neurons", act=double_click)
     folder = Path(os.environ.get("CNTGRAPH_SCREENSHOTS", tmp_path))  # CNTGRAPH_SCREENSHOTS=docs makes docs/browser-neighbours.png
     session.driver.save_screenshot(str(folder / "browser-neighbours.png"))
     assert len(session.drawn()["weights"]) >= len(expected)  # the LINKs to them, captioned by their change

@@ -101,7 +101,7 @@ def test_tiny_ensemble_metrics_equal_the_metrics_of_a_retrained_member(tiny: ens
     model = build_member(member)
     with torch_threads(1):  # as run_ensemble trains (threads=1): the same threads round the same way
         train_member(member, model, load_digits())
-    last = member.epochs - 1
+    last = member.epochs - 1  # noqa: F841 - read by the query below as @last
     ours = tiny.ensemble.strengths.query("member == 4 and epoch == @last").reset_index(drop=True)
     expected = node_strength(model, INPUT_SHAPE)
     pd.testing.assert_frame_equal(ours[expected.columns.tolist()], expected, check_dtype=False)
