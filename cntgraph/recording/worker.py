@@ -202,7 +202,10 @@ class _Pickler(pickle.Pickler):
 
 
 def _set_nice(pid: int, nice: int) -> None:
-    """Give process ``pid`` (one thread yet; later ones inherit it) the CPU priority ``nice``."""
+    """Give process ``pid`` (one thread yet; later ones inherit it) the CPU priority ``nice``.
+
+    Not :func:`cntgraph.server.managed.set_priority`: that one also sets the nice value of the
+    process's autogroup, which this child shares with the training process it would slow down."""
     try:
         os.setpriority(os.PRIO_PROCESS, pid, nice)
     except (AttributeError, OSError):
