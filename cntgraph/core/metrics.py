@@ -9,7 +9,7 @@ Pure functions of a :class:`~cntgraph.core.network.Snapshot` (numpy only; for a 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -35,6 +35,9 @@ from cntgraph.errors import ConfigurationError, MetricError
 __all__ = [
     "Strengths",
     "layer_strengths",
+    "link_sums",
+    "with_boundary",
+    "link_count",
     "node_strength",
     "layer_fluctuation",
     "link_weights",
@@ -49,6 +52,8 @@ __all__ = [
 Bins = int | npt.ArrayLike | None
 #: one weighted layer's parameters: (layer index 1..K, module path, weights then biases, flat float64)
 LayerParameters = tuple[int, str, np.ndarray]
+#: what one link (one bias) of a weighted layer contributes to a sum over links, given the layer and its weight (or bias) array
+LinkValue = Callable[[WeightedLayer, np.ndarray], np.ndarray]
 
 QUANTILES = {"q05": 0.05, "q25": 0.25, "q50": 0.50, "q75": 0.75, "q95": 0.95}
 
@@ -72,17 +77,60 @@ def layer_strengths(snapshot: Snapshot) -> list[Strengths]:
         >>> [(s.s_in.tolist(), s.s_out.tolist()) for s in layer_strengths(snap)]
         [([1.0, 1.0], [1.0, -3.0]), ([-1.5], [1.0])]
     """
+    return with_boundary(snapshot, link_sums(snapshot))
+
+
+def link_sums(snapshot: Snapshot, value: LinkValue | None = None) -> list[Strengths]:
+    """Per node layer, the sums of ``value`` over every link into and out of each unit (biases
+    count into their unit), without the boundary convention: input units get 0 in, sinks 0 out.
+
+    ``value(layer, array)`` maps a weighted layer's weight array, and its bias array, to the
+    value each link (each bias) contributes: the weight itself by default, ``np.abs`` for
+    absolute strengths, a square for sums of squares, `link_count` for the number of links.
+
+    Example (one Linear(2, 1): W = [[1, -3]], b = [0.5]; squares: 1 + 9 + 0.25 in, 1 and 9 out):
+        >>> snap = dense_snapshot([[[1.0, -3.0]]], biases=[[0.5]])
+        >>> [(s.s_in.tolist(), s.s_out.tolist()) for s in link_sums(snap, lambda layer, a: a**2)]
+        [([0.0, 0.0], [1.0, 9.0]), ([10.25], [0.0])]
+    """
     topology = snapshot.topology
-    s_in = [np.ones(node.size) if node.index == 0 else np.zeros(node.size) for node in topology.node_layers]
+    s_in = [np.zeros(node.size) for node in topology.node_layers]
     s_out = [np.zeros(node.size) for node in topology.node_layers]
     for layer, weight, bias in zip(topology.layers, snapshot.weights, snapshot.biases, strict=True):
+        if value is not None:
+            weight, bias = value(layer, weight), None if bias is None else value(layer, bias)
         into, out_of = _link_strengths(layer, weight, bias)
         s_in[layer.index] += into
         for source, part in zip(layer.sources, np.split(out_of, topology.source_offsets(layer)[1:-1]), strict=True):
             s_out[source] += part
-    for sink in topology.sinks:
-        s_out[sink] = np.ones(topology.node_layers[sink].size)
     return [Strengths(i, o) for i, o in zip(s_in, s_out, strict=True)]
+
+
+def with_boundary(snapshot: Snapshot, sums: list[Strengths]) -> list[Strengths]:
+    """``sums`` (from `link_sums`) with the boundary convention: ``s_in = 1`` for input units,
+    ``s_out = 1`` for the units of every node layer no link leaves (a new list; ``sums`` is kept)."""
+    topology = snapshot.topology
+    return [
+        Strengths(
+            np.ones(node.size) if node.index == 0 else sums[node.index].s_in,
+            np.ones(node.size) if node.index in topology.sinks else sums[node.index].s_out,
+        )
+        for node in topology.node_layers
+    ]
+
+
+def link_count(layer: WeightedLayer, values: np.ndarray) -> np.ndarray:
+    """1.0 for every link (and bias) of ``layer``: the `link_sums` value that counts them.
+
+    An adaptive pooling's weight matrix holds zeros where an output pixel's window leaves an input
+    pixel out; those are not links. Everywhere else a weight of 0 is still a link.
+
+    Example:
+        >>> fc = WeightedLayer(1, "fc", "linear", (2,), (1,), (), (), (), 1, True, ())
+        >>> link_count(fc, np.array([[0.0, 2.0]])).tolist()
+        [[1.0, 1.0]]
+    """
+    return (values != 0).astype(np.float64) if layer.kind == ADAPTIVE_POOL else np.ones_like(values)
 
 
 def node_strength(snapshot: Snapshot) -> pd.DataFrame:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from cntgraph.core import metrics
+from cntgraph.core import metrics, weighted_measures
 from cntgraph.core.metrics import Bins, LayerParameters, fixed_bins  # noqa: F401 - fixed_bins: the examples
 from cntgraph.core.network import Snapshot, require_finite
 from cntgraph.errors import ConfigurationError
@@ -27,6 +27,10 @@ __all__ = [
     "layer_fluctuation",
     "link_weights",
     "layer_parameters",
+    "absolute_strength",
+    "disparity",
+    "link_assortativity",
+    "network_assortativity",
 ]
 
 ModelOrSnapshot = nn.Module | Snapshot
@@ -114,6 +118,70 @@ def layer_parameters(
             for index, (path, module) in enumerate(weighted_modules(model_or_snapshot), start=1)
         ]
     return metrics.layer_parameters(as_snapshot(model_or_snapshot, input_shape))
+
+
+def absolute_strength(model_or_snapshot: ModelOrSnapshot, input_shape: Sequence[int] | None = None) -> pd.DataFrame:
+    """One row per unit: ``layer``, ``unit``, ``abs_s_in``, ``abs_s_out``, ``abs_s``: strengths of ``|w|``.
+
+    See :func:`cntgraph.core.weighted_measures.absolute_strength`.
+
+    Example:
+        >>> net = nn.Linear(2, 1)
+        >>> _ = nn.init.constant_(net.weight, -1.0), nn.init.zeros_(net.bias)
+        >>> absolute_strength(net, input_shape=(2,)).abs_s_in.tolist()
+        [1.0, 1.0, 2.0]
+    """
+    return weighted_measures.absolute_strength(as_snapshot(model_or_snapshot, input_shape))
+
+
+def disparity(model_or_snapshot: ModelOrSnapshot, input_shape: Sequence[int] | None = None) -> pd.DataFrame:
+    """One row per unit: ``layer``, ``unit``, ``k_in``, ``k_out``, ``disparity_in``, ``disparity_out``.
+
+    See :func:`cntgraph.core.weighted_measures.disparity`.
+
+    Example (equal weights over 2 links and a bias: 1/3):
+        >>> net = nn.Linear(2, 1)
+        >>> _ = nn.init.constant_(net.weight, 0.5), nn.init.constant_(net.bias, 0.5)
+        >>> round(float(disparity(net, input_shape=(2,)).disparity_in.iloc[-1]), 6)
+        0.333333
+    """
+    return weighted_measures.disparity(as_snapshot(model_or_snapshot, input_shape))
+
+
+def link_assortativity(
+    model_or_snapshot: ModelOrSnapshot,
+    input_shape: Sequence[int] | None = None,
+    *,
+    absolute: bool = True,
+    by_weight: bool = False,
+) -> pd.DataFrame:
+    """One row per weighted layer: ``layer``, ``path``, ``links``, ``r`` (strength assortativity over its links).
+
+    See :func:`cntgraph.core.weighted_measures.link_assortativity`.
+
+    Example (fully connected layers, each link counted once: 0 up to rounding):
+        >>> net = nn.Sequential(nn.Linear(3, 2), nn.Tanh(), nn.Linear(2, 2))
+        >>> link_assortativity(net, input_shape=(3,)).round(12)[["path", "links", "r"]].values.tolist()
+        [['0', 6, 0.0], ['2', 4, 0.0]]
+    """
+    return weighted_measures.link_assortativity(as_snapshot(model_or_snapshot, input_shape), absolute, by_weight)
+
+
+def network_assortativity(
+    model_or_snapshot: ModelOrSnapshot,
+    input_shape: Sequence[int] | None = None,
+    *,
+    absolute: bool = True,
+    by_weight: bool = False,
+) -> float:
+    """Strength assortativity over every link of the network. See :func:`link_assortativity`.
+
+    Example:
+        >>> net = nn.Sequential(nn.Linear(3, 2), nn.Tanh(), nn.Linear(2, 2))
+        >>> -1.0 <= network_assortativity(net, input_shape=(3,)) <= 1.0
+        True
+    """
+    return weighted_measures.network_assortativity(as_snapshot(model_or_snapshot, input_shape), absolute, by_weight)
 
 
 def _finite_parameters(path: str, module: nn.Linear | nn.Conv2d) -> np.ndarray:
