@@ -379,6 +379,7 @@ def _ensemble(args: argparse.Namespace) -> int:
     options = {
         "size": args.size, "epochs": args.epochs, "min_epochs": args.min_epochs, "bucket_width": args.bucket_width,
         "seed": args.seed, "architecture": args.model, "min_members": args.min_members, "bins": args.bins,
+        "estimator": args.estimator,
         "out": args.out, "threads": args.threads, **{name: value for name, value in chosen.items() if value is not None},
     }
     if args.record:
@@ -400,7 +401,7 @@ def _ensemble(args: argparse.Namespace) -> int:
         print(f"{len(skipped)} member(s) in buckets with fewer than {args.min_members} members are left out of the comparison.")
     print("\nMedian layer fluctuation (std of node strength) per accuracy bucket and node layer, at each member's last epoch:")
     print(analysis.fluctuation_table().to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-    print("\nDivergence between the lowest and the highest bucket (nats):")
+    print(f"\nDivergence between the lowest and the highest bucket (nats; densities: {args.estimator}):")
     print(analysis.extremes().to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     print("\nFigures and tables:")
     for path in [*result.figures, *(args.out / name for name in ("members.csv", "summary.csv", "divergences.csv"))]:
@@ -432,6 +433,9 @@ def _add_ensemble_command(commands: argparse._SubParsersAction) -> None:
     ensemble.add_argument("--optimizers", type=_names, metavar="A,B", help="optimisers (default sgd,adam)")
     ensemble.add_argument("--min-members", type=int, default=3, help="buckets with fewer networks are not compared (default 3)")
     ensemble.add_argument("--bins", type=int, default=32, help="most bins of the divergence grid (default 32)")
+    ensemble.add_argument("--estimator", choices=("histogram", "kde", "kde_reference"), default="histogram",
+                          help="densities compared: equal-mass histograms (default), Gaussian KDEs normalised by dx, "
+                               "or the reference code's KDE sum without dx (range-dependent; for comparison)")
     ensemble.add_argument("--out", type=Path, default=Path("cntgraph-ensemble"), help="folder for figures and tables")
     ensemble.add_argument("--threads", type=int, default=1, help="torch threads (default 1: fastest for these small nets)")
     ensemble.add_argument("--record", action="store_true", help="also record every network into Neo4j (slower)")

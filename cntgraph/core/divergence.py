@@ -12,6 +12,19 @@ even where one density is zero. Three small steps, each a pure function:
 
 `divergence_matrix` chains them for every pair of samples; `sample_divergences` compares two samples
 on a grid of their own, the one convention that ``Graph.compare`` and the ensemble analysis share.
+
+Densities can also be estimated with Gaussian kernels (`kde_densities`). `ESTIMATORS` names the
+three ways `sample_divergences` estimates, so that every number can say which one made it:
+
+- ``"histogram"`` (the default): equal-mass bins with a pseudocount, as above;
+- ``"kde"``: Gaussian KDEs (Scott's bandwidth) on a fine grid that covers both samples and their
+  kernels' tails, each normalised to a probability vector (the densities times the grid step dx):
+  a Riemann sum of the continuous divergence, so it does not depend on the units of the data;
+- ``"kde_reference"``: the reference code's "shannon divergence" (La Malfa et al.), kept for
+  comparison: the same KDEs on 1000 points from the smallest to the largest value, and
+  ``sum P log(P/Q) + sum Q log(Q/P)`` of the density values without dx: about 1000 / (data range)
+  times the Jeffreys divergence of the KDEs over that range, so it grows as the data shrink: link
+  weights, whose range is small, can come out above strengths for that reason alone.
 """
 
 from __future__ import annotations
@@ -23,6 +36,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 from scipy.special import rel_entr
+from scipy.stats import gaussian_kde
 
 from cntgraph.checks import whole_number
 from cntgraph.errors import ConfigurationError
@@ -35,10 +49,13 @@ __all__ = [
     "js_divergence",
     "divergence_matrix",
     "sample_divergences",
+    "kde_densities",
     "MEASURES",
+    "ESTIMATORS",
 ]
 
 Spacing = Literal["linear", "quantile"]
+Estimator = Literal["histogram", "kde", "kde_reference"]
 Measure = Callable[[npt.ArrayLike, npt.ArrayLike], float]
 
 
@@ -154,27 +171,93 @@ def divergence_matrix(
     return matrix
 
 
-def sample_divergences(a: npt.ArrayLike, b: npt.ArrayLike, bins: int = 32) -> dict[str, float]:
-    """Every divergence of `MEASURES` between samples ``a`` and ``b``, and the number of bins used.
+#: how `sample_divergences` can estimate the two densities, by name (see the module's docstring)
+ESTIMATORS: tuple[Estimator, ...] = ("histogram", "kde", "kde_reference")
+#: grid points of the KDE estimators (the reference code's 1000)
+KDE_POINTS = 1000
+#: how far past the data, in bandwidths, the ``"kde"`` grid reaches (the kernels' mass beyond: < 1e-7)
+KDE_REACH = 5.5
 
-    The two samples are compared on a grid of their own: equal-mass bins (`grid_edges` with
-    ``spacing="quantile"``), ``min(bins, isqrt(n))`` of them and at least 2, ``n`` the smaller
-    sample (so that a handful of values is not spread over 32 bins), with half a pseudocount per
-    bin. ``Graph.compare`` and the ensemble analysis both use this.
+
+def sample_divergences(
+    a: npt.ArrayLike, b: npt.ArrayLike, bins: int = 32, estimator: Estimator = "histogram"
+) -> dict[str, object]:
+    """The ``estimator``, the number of bins (grid points for a KDE) and every divergence of
+    `MEASURES` between samples ``a`` and ``b``.
+
+    ``"histogram"``: the two samples are compared on a grid of their own: equal-mass bins
+    (`grid_edges` with ``spacing="quantile"``), ``min(bins, isqrt(n))`` of them and at least 2,
+    ``n`` the smaller sample (so that a handful of values is not spread over 32 bins), with half a
+    pseudocount per bin. ``Graph.compare`` and the ensemble analysis use this by default.
+    ``"kde"`` and ``"kde_reference"``: see `kde_densities` (``bins`` is not used); the reference's
+    variant defines no Jensen-Shannon divergence (NaN). A Jeffreys divergence of KDEs is infinite
+    when the samples lie so far apart that one density underflows to 0 where the other does not.
 
     Example (two samples on 2 bins: densities (5/6, 1/6) and (1/6, 5/6), J = (4/3) ln 5):
         >>> result = sample_divergences([0.0, 0.0], [1.0, 1.0])
-        >>> result["bins"], round(result["jeffreys"], 4)
-        (2, 2.1459)
+        >>> result["estimator"], result["bins"], round(result["jeffreys"], 4)
+        ('histogram', 2, 2.1459)
         >>> sample_divergences([0.0, 1.0], [1.0, 0.0])["jeffreys"]
         0.0
+
+    The reference's variant depends on the data's range, the normalised KDE does not:
+        >>> a, b = [0.0, 1.0, 2.0, 4.0], [1.0, 2.0, 3.0, 3.5]
+        >>> kde = sample_divergences(a, b, estimator="kde")["jeffreys"]
+        >>> round(sample_divergences([10 * x for x in a], [10 * x for x in b], estimator="kde")["jeffreys"] / kde, 6)
+        1.0
+        >>> reference = sample_divergences(a, b, estimator="kde_reference")["jeffreys"]
+        >>> round(sample_divergences([10 * x for x in a], [10 * x for x in b], estimator="kde_reference")["jeffreys"] / reference, 6)
+        0.1
     """
     a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
     if a.size == 0 or b.size == 0:
         raise ConfigurationError(f"both samples need values to be compared, got {a.size} and {b.size}")
-    chosen = max(2, min(whole_number("bins", bins), math.isqrt(min(a.size, b.size))))
-    p, q = densities([a, b], grid_edges([a, b], chosen, spacing="quantile"), pseudocount=0.5)
-    return {"bins": int(p.size), **{name: measure(p, q) for name, measure in MEASURES.items()}}
+    if estimator == "histogram":
+        chosen = max(2, min(whole_number("bins", bins), math.isqrt(min(a.size, b.size))))
+        p, q = densities([a, b], grid_edges([a, b], chosen, spacing="quantile"), pseudocount=0.5)
+    elif estimator in ("kde", "kde_reference"):
+        p, q = kde_densities([a, b], reference=estimator == "kde_reference")
+        if estimator == "kde_reference":
+            jeffreys = float(np.sum(rel_entr(p, q) + rel_entr(q, p)))  # where P = 0 its term is 0, as there
+            return {"estimator": estimator, "bins": int(p.size), "jeffreys": jeffreys, "jensen_shannon": math.nan}
+    else:
+        raise ConfigurationError(f"estimator must be one of {list(ESTIMATORS)}, got {estimator!r}")
+    return {"estimator": estimator, "bins": int(p.size), **{name: measure(p, q) for name, measure in MEASURES.items()}}
+
+
+def kde_densities(samples: Sequence[npt.ArrayLike], reference: bool = False) -> np.ndarray:
+    """Each sample's Gaussian kernel density estimate (scipy, Scott's bandwidth) on one grid of
+    `KDE_POINTS` points (one row per sample).
+
+    By default the grid runs from the smallest value minus `KDE_REACH` bandwidths to the largest
+    plus as many (the widest of the samples' bandwidths), and each row is normalised to sum to 1:
+    the density times the grid step, so the divergences of `MEASURES` approximate the continuous
+    ones. ``reference=True`` reproduces the reference code: ``np.arange(lo, hi, (hi - lo) / 1000)``
+    from the smallest to the largest value, and the raw density values (not probabilities).
+
+    Example (one sample: a row of 1000 probabilities):
+        >>> p = kde_densities([[0.0, 1.0, 3.0]])
+        >>> p.shape, round(float(p.sum()), 12)
+        ((1, 1000), 1.0)
+    """
+    arrays = [np.asarray(s, dtype=np.float64).ravel() for s in samples]
+    kernels = []
+    for index, values in enumerate(arrays):
+        if values.size < 2 or np.ptp(values) == 0 or not np.isfinite(values).all():
+            raise ConfigurationError(
+                f"sample {index} needs at least two distinct finite values for a kernel density estimate, "
+                f"got {values.size} values; use estimator='histogram'"
+            )
+        kernels.append(gaussian_kde(values))
+    pooled = np.concatenate(arrays)
+    lo, hi = float(pooled.min()), float(pooled.max())
+    if reference:
+        grid = np.arange(lo, hi, (hi - lo) / KDE_POINTS)
+        return np.array([kernel(grid) for kernel in kernels])
+    reach = KDE_REACH * max(math.sqrt(float(kernel.covariance[0, 0])) for kernel in kernels)
+    grid = np.linspace(lo - reach, hi + reach, KDE_POINTS)
+    values = np.array([kernel(grid) for kernel in kernels])
+    return values / values.sum(axis=1, keepdims=True)
 
 
 def _probabilities(p: npt.ArrayLike, q: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:

@@ -8,12 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cntgraph.core.divergence import sample_divergences
+from cntgraph.core.divergence import Estimator, sample_divergences
 
 __all__ = ["summarize"]
 
 
-def summarize(neurons: pd.DataFrame, layers: pd.DataFrame, bins: int = 32) -> pd.DataFrame:
+def summarize(neurons: pd.DataFrame, layers: pd.DataFrame, bins: int = 32, estimator: Estimator = "histogram") -> pd.DataFrame:
     """Per group and layer: strength summary, fluctuation over runs, Jeffreys divergence from the first group.
 
     ``neurons`` has ``group``, ``run``, ``layer``, ``s`` (one row per neuron); ``layers`` has
@@ -21,7 +21,7 @@ def summarize(neurons: pd.DataFrame, layers: pd.DataFrame, bins: int = 32) -> pd
     ``layer``, ``runs``, ``neurons``, ``s_mean``, ``s_std``, ``s_q05``, ``s_q50``, ``s_q95``,
     ``fluctuation_mean``, ``fluctuation_std`` (over the group's runs, ddof=0), and the divergences
     of :func:`~cntgraph.core.divergence.sample_divergences` between the group's pooled strengths and
-    the first group's, per layer: ``bins``, ``jeffreys``, ``jensen_shannon``.
+    the first group's, per layer, by ``estimator``: ``estimator``, ``bins``, ``jeffreys``, ``jensen_shannon``.
 
     Example:
         >>> neurons = pd.DataFrame({"group": ["a", "a", "b", "b"], "run": ["r", "r", "q", "q"],
@@ -44,6 +44,6 @@ def summarize(neurons: pd.DataFrame, layers: pd.DataFrame, bins: int = 32) -> pd
             "group": group, "layer": layer, "runs": part["run"].nunique(), "neurons": s.size,
             "s_mean": s.mean(), "s_std": s.std(), **dict(zip(("s_q05", "s_q50", "s_q95"), quantiles, strict=True)),
             "fluctuation_mean": fluctuation.mean(), "fluctuation_std": fluctuation.std(),
-            **sample_divergences(s, base, bins),
+            **sample_divergences(s, base, bins, estimator),
         })
     return pd.DataFrame(rows).sort_values(["layer"], kind="stable", ignore_index=True)

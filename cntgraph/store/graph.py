@@ -24,6 +24,8 @@ from cntgraph.store.runner import Neo4jRunner
 if TYPE_CHECKING:
     import networkx as nx
 
+    from cntgraph.core.divergence import Estimator
+
 __all__ = ["Graph", "Neuron"]
 
 #: a neuron: (node layer, flat unit index)
@@ -253,6 +255,7 @@ class Graph:
         epoch: int | None = None,
         layer: int | None = None,
         bins: int = 32,
+        estimator: Estimator = "histogram",
     ) -> pd.DataFrame:
         """Strength and fluctuation distributions of groups of runs, layer by layer (see
         :func:`~cntgraph.core.groups.summarize`).
@@ -261,8 +264,9 @@ class Graph:
         buckets) to runs. Each run is read at ``epoch``, or at its last complete epoch when None;
         ``layer`` keeps one node layer. Strengths are the exact ``s`` of the stored neurons
         (every unit of a Full run, a sample otherwise); fluctuation is the exact one. ``bins``:
-        the most bins per layer on which groups are compared (see
-        :func:`~cntgraph.core.divergence.sample_divergences`).
+        the most bins per layer on which groups are compared; ``estimator``: how the densities are
+        estimated, ``"histogram"``, ``"kde"`` or the reference code's ``"kde_reference"`` (see
+        :func:`~cntgraph.core.divergence.sample_divergences`; the ``estimator`` column names it).
 
         Example:
             graph.compare({"low": ["a", "b"], "high": ["c", "d"]}, layer=1)
@@ -276,7 +280,7 @@ class Graph:
             neurons, layers = neurons[neurons["layer"] == layer], layers[layers["layer"] == layer]
             if neurons.empty:
                 raise QueryError(f"the compared runs have no stored neurons in node layer {layer}")
-        return summarize(neurons, layers, bins)
+        return summarize(neurons, layers, bins, estimator)
 
     # -- in-database aggregation -----------------------------------------------------------
     def aggregate(self, run: str, epochs: Iterable[int] | None = None) -> pd.DataFrame:

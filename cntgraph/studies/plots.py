@@ -187,7 +187,8 @@ def divergence_heatmaps(
     """Divergence between every pair of buckets: one row of panels per quantity, one column per layer.
 
     ``frame`` has columns ``quantity``, ``layer``, ``bucket_a``, ``bucket_b`` and ``measure`` (as
-    ``Analysis.divergences``). One colour scale for all panels, so that quantities compare.
+    ``Analysis.divergences``; its ``estimator``, if given, goes into the title). One colour scale
+    for all panels, so that quantities compare.
 
     Example:
         >>> frame = pd.DataFrame({"quantity": ["weight", "strength"], "layer": [1, 1], "bucket_a": 0.0,
@@ -200,7 +201,11 @@ def divergence_heatmaps(
     layers = sorted(frame["layer"].unique())
     buckets = sorted(set(frame["bucket_a"]) | set(frame["bucket_b"]))
     labels = [_bucket_label(b, bucket_width) for b in buckets]
-    top = float(frame[measure].max()) or 1.0
+    values = frame[measure].to_numpy(dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    top = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    infinite = bool(np.isinf(values).any())  # a KDE that underflows: drawn in the colour beyond the scale
+    colours = plt.get_cmap("magma").with_extremes(over="deepskyblue", bad="lightgrey")
     with plt.rc_context({**_STYLE, "axes.grid": False}):
         size = 0.15 * len(buckets) + 1.5
         figure, axes = plt.subplots(len(quantities), len(layers), figsize=(size * len(layers) + 1.5, size * len(quantities)),
@@ -214,12 +219,14 @@ def divergence_heatmaps(
                 matrix = np.zeros((len(buckets), len(buckets)))
                 for a, b, value in part[["bucket_a", "bucket_b", measure]].itertuples(index=False):
                     matrix[buckets.index(a), buckets.index(b)] = matrix[buckets.index(b), buckets.index(a)] = value
-                image = axis.imshow(matrix, cmap="magma", vmin=0.0, vmax=top)
+                image = axis.imshow(matrix, cmap=colours, vmin=0.0, vmax=top)
                 axis.set_xticks(range(len(buckets)), labels, rotation=90, fontsize=6)
                 axis.set_yticks(range(len(buckets)), labels, fontsize=6)
                 axis.set_title(f"{quantity}, layer {layer}", fontsize=9)
-        figure.colorbar(image, ax=axes, shrink=0.6, label=measure.replace("_", "-"))
-        figure.suptitle(title or f"{measure.replace('_', '-').capitalize()} divergence between accuracy buckets")
+        figure.colorbar(image, ax=axes, shrink=0.6, label=measure.replace("_", "-") + (" (blue: infinite)" if infinite else ""),
+                        extend="max" if infinite else "neither")
+        estimator = f" ({frame['estimator'].iloc[0]} densities)" if "estimator" in frame else ""
+        figure.suptitle(title or f"{measure.replace('_', '-').capitalize()} divergence between accuracy buckets{estimator}")
         return _save(figure, path)
 
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.integrate import quad
 from scipy.spatial.distance import jensenshannon
-from scipy.stats import entropy
+from scipy.stats import entropy, gaussian_kde
 
 from cntgraph.core.divergence import (
     densities,
@@ -17,11 +18,12 @@ from cntgraph.core.divergence import (
     grid_edges,
     jeffreys_divergence,
     js_divergence,
+    kde_densities,
     kl_divergence,
     sample_divergences,
 )
 from cntgraph.errors import ConfigurationError
-from tests.divergences import oracle
+from tests.divergences import oracle, reference_jeffreys
 
 
 @pytest.mark.parametrize(
@@ -94,3 +96,38 @@ def test_sample_divergences_equal_the_oracle(a: list[float], b: list[float], bin
     assert result["jeffreys"] == pytest.approx(expected["jeffreys"], rel=1e-9, abs=1e-12)
     assert result["jensen_shannon"] == pytest.approx(expected["jensen_shannon"], rel=1e-9, abs=1e-12)
     assert sample_divergences(b, a, bins)["jeffreys"] == pytest.approx(result["jeffreys"], rel=1e-9, abs=1e-12)
+
+
+def test_kde_divergence_approximates_the_continuous_one() -> None:
+    # a KDE of N(mu, 1) with bandwidth h is about N(mu, 1 + h^2); J(N(0, v), N(1, v)) = 1 / v
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0.0, 1.0, 20_000), rng.normal(1.0, 1.0, 20_000)
+    h2 = gaussian_kde(a).factor ** 2  # Scott's factor, the bandwidth in units of the sample's std
+    result = sample_divergences(a, b, estimator="kde")
+    assert result["estimator"] == "kde" and result["bins"] == 1000
+    assert result["jeffreys"] == pytest.approx(1 / (1 + h2), rel=0.05)
+    assert 0 < result["jensen_shannon"] < math.log(2)
+
+
+def test_kde_reference_is_the_reference_formula_and_scales_with_the_range() -> None:
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(0.0, 0.05, 500), rng.normal(0.02, 0.07, 400)
+    result = sample_divergences(a, b, estimator="kde_reference")
+    assert result["jeffreys"] == pytest.approx(reference_jeffreys(a, b), rel=1e-12)
+    lo, hi = min(a.min(), b.min()), max(a.max(), b.max())
+    assert math.isnan(result["jensen_shannon"])
+    # times dx it is the Jeffreys divergence of the two KDEs over [lo, hi]: without dx, 1000 / range times that
+    kde_a, kde_b = gaussian_kde(a), gaussian_kde(b)
+    integral = quad(lambda t: float(((kde_a(t) - kde_b(t)) * np.log(kde_a(t) / kde_b(t)))[0]), lo, hi, limit=200)[0]
+    assert result["jeffreys"] * (hi - lo) / 1000 == pytest.approx(integral, rel=0.01)
+    normalised = sample_divergences(a, b, estimator="kde")["jeffreys"]
+    scaled = sample_divergences(100 * a, 100 * b, estimator="kde_reference")["jeffreys"]
+    assert scaled == pytest.approx(result["jeffreys"] / 100, rel=1e-9)
+    assert sample_divergences(100 * a + 7, 100 * b + 7, estimator="kde")["jeffreys"] == pytest.approx(normalised, rel=1e-6)
+
+
+def test_kde_needs_spread_and_a_known_estimator() -> None:
+    with pytest.raises(ConfigurationError, match=r"sample 1 .* two distinct .* estimator='histogram'"):
+        kde_densities([[0.0, 1.0], [2.0, 2.0]])
+    with pytest.raises(ConfigurationError, match=r"estimator must be one of \['histogram', 'kde', 'kde_reference'\]"):
+        sample_divergences([0.0, 1.0], [1.0, 2.0], estimator="kld")  # type: ignore[arg-type]

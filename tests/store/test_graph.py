@@ -19,7 +19,7 @@ from cntgraph.recording.recorder import Recorder
 from cntgraph.store import library
 from cntgraph.store.graph import Graph
 from tests.conftest import delete_run
-from tests.divergences import oracle
+from tests.divergences import oracle, reference_jeffreys
 
 pytestmark = pytest.mark.neo4j
 
@@ -233,6 +233,10 @@ def test_compare_runs_and_groups(graph: Graph, hand: str, other: str) -> None:
     assert frame["s_std"].tolist() == pytest.approx([s_hand.std(), s_other.std()])
     assert frame["fluctuation_mean"].tolist() == pytest.approx([s_hand.std(), s_other.std()])
     assert frame["jeffreys"].tolist() == pytest.approx([0.0, oracle(s_other, s_hand)["jeffreys"]])
+    assert set(frame["estimator"]) == {"histogram"}
+    reference = graph.compare([hand, other], epoch=0, layer=1, estimator="kde_reference")
+    assert set(reference["estimator"]) == {"kde_reference"}
+    assert reference["jeffreys"].tolist() == pytest.approx([0.0, reference_jeffreys(s_other, s_hand)], rel=1e-12)
     grouped = graph.compare({"one": [other], "both": [hand, other]}, layer=1)  # each run's last epoch
     both = grouped.set_index("group").loc["both"]
     s_last = strengths(hand_params(EPOCHS - 1), 3)[1]

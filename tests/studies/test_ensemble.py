@@ -22,13 +22,14 @@ from cntgraph.studies.ensemble import (
     analyse,
     bucket_of,
     build_member,
+    plot_ensemble,
     population,
     run_ensemble,
     train_member,
 )
 from cntgraph.studies.ensemble.population import INPUT_SHAPE, torch_threads
 from tests.conftest import delete_run
-from tests.divergences import oracle
+from tests.divergences import oracle, reference_jeffreys
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -127,6 +128,22 @@ def test_tiny_ensemble_analysis_against_independent_computations(tiny: ensemble.
         assert row.bins == expected["bins"]
         assert row.jeffreys == pytest.approx(expected["jeffreys"])
         assert row.jensen_shannon == pytest.approx(expected["jensen_shannon"])
+
+
+def test_reanalysis_with_the_reference_estimator(tiny: ensemble.EnsembleResult, tmp_path: Path) -> None:
+    again = analyse(tiny.ensemble, bucket_width=0.5, min_members=1, estimator="kde_reference", progress=False)
+    assert set(again.divergences["estimator"]) == {"kde_reference"} and set(tiny.analysis.divergences["estimator"]) == {"histogram"}
+    assert again.divergences["jensen_shannon"].isna().all()  # the reference defines only its Jeffreys sum
+    for row in again.divergences.itertuples(index=False):
+        values = again.values.query("quantity == @row.quantity and layer == @row.layer")
+        a, b = (values.loc[values["bucket"] == bucket, "value"].to_numpy() for bucket in (row.bucket_a, row.bucket_b))
+        if min(np.unique(a).size, np.unique(b).size) < 2:  # one member's fluctuation: no KDE
+            assert math.isnan(row.jeffreys) and row.bins == 0
+            continue
+        assert row.jeffreys == pytest.approx(reference_jeffreys(a, b), rel=1e-12)
+    assert again.divergences["jeffreys"].notna().sum() >= 4  # weights and strengths of both layers compared
+    figures = {path.name for path in plot_ensemble(tiny.ensemble, again, tmp_path, progress=False)}
+    assert "jeffreys.png" in figures and "jensen-shannon.png" not in figures
 
 
 def test_diverging_members_are_left_out(monkeypatch: pytest.MonkeyPatch) -> None:

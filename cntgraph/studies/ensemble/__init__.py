@@ -39,6 +39,7 @@ from cntgraph.studies.ensemble.population import (
 )
 
 if TYPE_CHECKING:
+    from cntgraph.core.divergence import Estimator
     from cntgraph.core.sampling import Sampler
     from cntgraph.store.graph import Graph
 
@@ -72,6 +73,7 @@ def run_ensemble(
     optimizers: Sequence[str] = OPTIMIZERS,
     min_members: int = 3,
     bins: int = 32,
+    estimator: Estimator = "histogram",
     out: Path | None = None,
     graph: Graph | None = None,
     sample: Sampler | None = None,
@@ -86,7 +88,7 @@ def run_ensemble(
 
     See `draw_population` (``size``, ``epochs``, ``min_epochs``, ``seed``, ``inits``, ``scales``,
     ``optimizers``), `train_population` (``architecture``, ``graph``, ``sample``), `analyse`
-    (``bucket_width``, ``min_members``, ``bins``) and `plot_ensemble` (``out``). Torch runs on
+    (``bucket_width``, ``min_members``, ``bins``, ``estimator``) and `plot_ensemble` (``out``). Torch runs on
     ``threads`` threads meanwhile (None: leave as is; small nets train fastest on one).
 
     Example (``progress=False`` keeps doctest output clean):
@@ -102,7 +104,7 @@ def run_ensemble(
         ensemble = train_population(
             population, architecture, graph=graph, sample=sample, run_prefix=run_prefix, progress=progress
         )
-    analysis = analyse(ensemble, bucket_width, min_members=min_members, bins=bins, progress=progress)
+    analysis = analyse(ensemble, bucket_width, min_members=min_members, bins=bins, estimator=estimator, progress=progress)
     figures = []
     if out is not None:
         figures = plot_ensemble(ensemble, analysis, out, progress)

@@ -16,7 +16,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from cntgraph.checks import whole_number
-from cntgraph.core.divergence import MEASURES, sample_divergences
+from cntgraph.core.divergence import MEASURES, Estimator, sample_divergences
 from cntgraph.errors import ConfigurationError
 from cntgraph.studies.ensemble.population import Ensemble
 
@@ -33,7 +33,7 @@ class Analysis:
       ``fluctuation_q25``/``_median``/``_q75`` over members, ``strength_std`` and ``weight_std``
       (std of the pooled strengths of the layer and of the pooled weights feeding it);
     - ``divergences``: ``quantity`` (weight, strength, fluctuation), ``layer``, ``bucket_a``,
-      ``bucket_b``, ``bins``, ``jeffreys``, ``jensen_shannon``, for every pair of analysed buckets;
+      ``bucket_b``, ``estimator``, ``bins``, ``jeffreys``, ``jensen_shannon``, for every pair of analysed buckets;
     - ``values``: ``quantity``, ``layer``, ``bucket``, ``value``: the samples compared (the pooled
       weights and strengths of each bucket's members at their last epoch, one fluctuation per member).
     """
@@ -57,7 +57,7 @@ class Analysis:
         """The divergences between the lowest and the highest analysed bucket, per quantity and layer.
 
         Example:
-            analysis.extremes()  # quantity, layer, bucket_a, bucket_b, bins, jeffreys, jensen_shannon
+            analysis.extremes()  # quantity, layer, bucket_a, bucket_b, estimator, bins, jeffreys, jensen_shannon
         """
         analysed = self.buckets.loc[self.buckets["analysed"], "bucket"]
         if analysed.nunique() < 2:
@@ -93,6 +93,7 @@ def analyse(
     *,
     min_members: int = 3,
     bins: int = 32,
+    estimator: Estimator = "histogram",
     progress: bool = True,
 ) -> Analysis:
     """Group members into accuracy buckets of ``bucket_width`` and compare the buckets layer by layer.
@@ -100,7 +101,10 @@ def analyse(
     Each member counts at its last epoch. Buckets with fewer than ``min_members`` members are
     listed but not compared. Each pair of buckets is compared per quantity and layer on a grid
     common to its two samples (:func:`cntgraph.core.divergence.sample_divergences`: equal-mass
-    bins, at most ``bins`` of them). The number of bins used is in the ``bins`` column.
+    bins, at most ``bins`` of them; or ``estimator="kde"``, or the reference code's
+    ``"kde_reference"``). The estimator and the number of bins (KDE grid points) used are in
+    the ``estimator`` and ``bins`` columns; a KDE needs two distinct values in each sample, so
+    a pair with fewer (one member's fluctuation) gets NaN.
 
     Example:
         analysis = analyse(ensemble, bucket_width=0.1)
@@ -117,8 +121,8 @@ def analyse(
     groups = list(values.groupby(["quantity", "layer"], sort=False))
     rows = []
     for (quantity, layer), part in tqdm(groups, desc="comparing buckets", unit="layer", disable=not progress):
-        rows += _divergence_rows(quantity, int(layer), part, bins)
-    columns = ["quantity", "layer", "bucket_a", "bucket_b", "bins", *MEASURES]
+        rows += _divergence_rows(quantity, int(layer), part, bins, estimator)
+    columns = ["quantity", "layer", "bucket_a", "bucket_b", "estimator", "bins", *MEASURES]
     return Analysis(bucket_width, buckets, summary, pd.DataFrame(rows, columns=columns), values)
 
 
@@ -155,11 +159,18 @@ def _summary(ensemble: Ensemble, chosen: pd.DataFrame, values: pd.DataFrame) -> 
     return table.reset_index()
 
 
-def _divergence_rows(quantity: str, layer: int, part: pd.DataFrame, bins: int) -> list[dict[str, object]]:
-    """Both divergences for every pair of buckets in ``part``, each pair on a grid of its own two samples."""
+def _divergence_rows(quantity: str, layer: int, part: pd.DataFrame, bins: int, estimator: Estimator) -> list[dict[str, object]]:
+    """Both divergences for every pair of buckets in ``part``, each pair on a grid of its own two
+    samples; NaN for a KDE where either sample has fewer than two distinct values."""
     groups = [(bucket, rows["value"].to_numpy()) for bucket, rows in part.groupby("bucket")]
     return [
-        {"quantity": quantity, "layer": layer, "bucket_a": bucket_a, "bucket_b": bucket_b, **sample_divergences(a, b, bins)}
+        {"quantity": quantity, "layer": layer, "bucket_a": bucket_a, "bucket_b": bucket_b, **_divergences(a, b, bins, estimator)}
         for i, (bucket_a, a) in enumerate(groups)
         for bucket_b, b in groups[i + 1 :]
     ]
+
+
+def _divergences(a: np.ndarray, b: np.ndarray, bins: int, estimator: Estimator) -> dict[str, object]:
+    if estimator != "histogram" and min(np.unique(a).size, np.unique(b).size) < 2:
+        return {"estimator": estimator, "bins": 0, **dict.fromkeys(MEASURES, math.nan)}
+    return sample_divergences(a, b, bins, estimator)

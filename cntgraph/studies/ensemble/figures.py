@@ -40,11 +40,11 @@ def plot_ensemble(ensemble: Ensemble, analysis: Analysis, out: Path, progress: b
         lambda: plots.fluctuation_vs_accuracy(final, out / "fluctuation-accuracy.png", width),
         lambda: plots.fluctuation_trajectories(ensemble.fluctuation.merge(chosen, on="member"), out / "trajectories.png", width),
     ]
-    if not analysis.divergences.empty:
-        steps += [
-            lambda: plots.divergence_heatmaps(analysis.divergences, out / "jeffreys.png", width, "jeffreys"),
-            lambda: plots.divergence_heatmaps(analysis.divergences, out / "jensen-shannon.png", width, "jensen_shannon"),
-        ]
+    divergences = analysis.divergences
+    if not divergences.empty:
+        steps.append(lambda: plots.divergence_heatmaps(divergences, out / "jeffreys.png", width, "jeffreys"))
+    if divergences["jensen_shannon"].notna().any():  # the reference's KDE estimator defines none
+        steps.append(lambda: plots.divergence_heatmaps(divergences, out / "jensen-shannon.png", width, "jensen_shannon"))
     return [step() for step in tqdm(steps, desc="plotting", unit="figure", disable=not progress)]
 
 
