@@ -45,6 +45,7 @@ _EXPORTS: dict[str, str] = {
     "disparity": "cntgraph.model.metrics",
     "link_assortativity": "cntgraph.model.metrics",
     "network_assortativity": "cntgraph.model.metrics",
+    "null_model": "cntgraph.model.metrics",
     "register_wiring": "cntgraph.model.tracing",
     "register_links": "cntgraph.model.tracing",
     "trace": "cntgraph.model.tracing",

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from cntgraph.errors import MetricError
 
-__all__ = ["KERNEL_KINDS", "TRANSPOSED_KINDS", "IDENTITY", "ADAPTIVE_POOL", "NORM_KINDS", "POSITIONWISE", "POSITIONS", "RECURRENT", "bias_shape", "sequence_shape", "adaptive_windows", "forward_conv", "NodeLayer", "WeightedLayer", "Topology", "Snapshot", "dense_snapshot", "require_finite", "weight_shape"]
+__all__ = ["KERNEL_KINDS", "TRANSPOSED_KINDS", "FIXED_KINDS", "IDENTITY", "ADAPTIVE_POOL", "NORM_KINDS", "POSITIONWISE", "POSITIONS", "RECURRENT", "bias_shape", "sequence_shape", "adaptive_windows", "forward_conv", "NodeLayer", "WeightedLayer", "Topology", "Snapshot", "dense_snapshot", "require_finite", "weight_shape"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,9 @@ NORM_KINDS = frozenset({"batchnorm", "groupnorm", "layernorm"})
 #: the transposed convolutions: their links are those of the convolution from their outputs to their
 #: inputs (same kernel, stride, padding, dilation, groups), reversed
 TRANSPOSED_KINDS = frozenset({"convtranspose1d", "convtranspose2d"})
+#: the kinds whose link weights the architecture fixes (pooling, residual identities, means over
+#: positions): they hold no parameters, and a null model leaves them as they are
+FIXED_KINDS = frozenset({IDENTITY, ADAPTIVE_POOL, POSITIONS, "avgpool2d", "maxpool2d", "avgpool3d", "maxpool3d"})
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from cntgraph.core import metrics, weighted_measures
+from cntgraph.core import metrics, null_models, weighted_measures
 from cntgraph.core.metrics import Bins, LayerParameters, fixed_bins  # noqa: F401 - fixed_bins: the examples
 from cntgraph.core.network import Snapshot, require_finite
 from cntgraph.errors import ConfigurationError
@@ -31,6 +31,7 @@ __all__ = [
     "disparity",
     "link_assortativity",
     "network_assortativity",
+    "null_model",
 ]
 
 ModelOrSnapshot = nn.Module | Snapshot
@@ -182,6 +183,23 @@ def network_assortativity(
         True
     """
     return weighted_measures.network_assortativity(as_snapshot(model_or_snapshot, input_shape), absolute, by_weight)
+
+
+def null_model(
+    model_or_snapshot: ModelOrSnapshot, input_shape: Sequence[int] | None = None, *, draws: int = 100, seed: int = 0
+) -> null_models.NullModel:
+    """Strengths and fluctuation beside a weight-shuffled null (``draws`` shuffles) and the i.i.d. prediction.
+
+    See :func:`cntgraph.core.null_models.null_model`: ``.layers`` (per node layer: ``fluctuation``,
+    ``null_mean``, ``null_std``, ``z``, ``ratio``, ``iid``, ``iid_ratio``) and ``.units`` (per unit:
+    ``s``, ``null_mean``, ``null_std``, ``z``).
+
+    Example:
+        >>> net = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
+        >>> null_model(net, input_shape=(4,), draws=10).layers.columns.tolist()
+        ['layer', 'fluctuation', 'null_mean', 'null_std', 'z', 'ratio', 'iid', 'iid_ratio']
+    """
+    return null_models.null_model(as_snapshot(model_or_snapshot, input_shape), draws, seed)
 
 
 def _finite_parameters(path: str, module: nn.Linear | nn.Conv2d) -> np.ndarray:
