@@ -11,6 +11,7 @@ and written later: by the recorder once Neo4j answers again, on ``close()``, or 
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import operator
 import queue
 import secrets
@@ -83,6 +84,11 @@ class Recorder:
     ``writer_process=False`` (also used for a ``Graph`` made from a caller's own driver, which
     another process cannot open) writes from a thread of the training process instead.
 
+    Every epoch's layer states hold the fluctuation the weights' sizes alone predict
+    (``fluctuation_iid``); ``null_draws`` (0, or at least 2) also stores a weight-shuffled null of
+    that many networks per epoch (``fluctuation_null_mean``, ``_null_std``, ``fluctuation_z``;
+    see :func:`cntgraph.core.null_models.null_model`), at the cost of as many strength computations.
+
     Example:
         with cntgraph.Recorder(model, "mlp-1", input_shape=(784,), sample=cntgraph.Uniform(256)) as rec:
             for epoch in range(20):
@@ -109,12 +115,17 @@ class Recorder:
         progress: bool = True,
         fold_batchnorm: bool = True,
         writer_process: bool = True,
+        null_draws: int = 0,
     ) -> None:
         if not isinstance(run, str) or not run.strip():
             raise ConfigurationError(f"run must be a non-empty name, got {run!r}")
         if if_exists not in ("error", "resume", "overwrite"):
             raise ConfigurationError(f"if_exists must be 'error', 'resume' or 'overwrite', got {if_exists!r}")
         whole_number("every", every)
+        if null_draws != 0:
+            whole_number("null_draws", null_draws, hint="0 (no shuffled null) or at least 2")
+            if null_draws < 2:
+                raise ConfigurationError(f"null_draws must be 0 (no shuffled null) or at least 2, got {null_draws!r}")
         if queue_size is not None:
             whole_number("queue_size", queue_size, hint="or None (by memory)")
         self.model = model
@@ -125,6 +136,7 @@ class Recorder:
         self.every = every
         self.if_exists = if_exists
         self.bins = bins
+        self.null_draws = null_draws
         self.spool_dir = spool_dir if spool_dir is not None else spool_folder()
         self.retry_after = retry_after
         self.progress = progress
@@ -279,7 +291,7 @@ class Recorder:
         graph.runner.ensure_schema()
         first = take_snapshot(self.model, topology)
         writer = Writer(graph.runner, batch_size=self._batch_size, progress=self.progress)
-        self._layout = self._resolve_run(graph, writer, first)
+        self._layout = dataclasses.replace(self._resolve_run(graph, writer, first), null_draws=self.null_draws)
         self._queue = queue.Queue(maxsize=self._queue_size or queue_size_for(first))
         self._writer = writer
         self._thread = threading.Thread(target=self._work, name=f"cntgraph-recorder-{self.run}", daemon=True)

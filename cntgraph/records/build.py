@@ -22,6 +22,7 @@ from cntgraph.core.metrics import (
     summary_stats,
 )
 from cntgraph.core.network import Snapshot, Topology
+from cntgraph.core.null_models import iid_fluctuation, null_model
 from cntgraph.core.sampling import Sampler, draw
 from cntgraph.records.epoch import EpochRecords, LinkBlock, NeuronBlock
 
@@ -39,6 +40,8 @@ class RunLayout:
     strength_edges: list[np.ndarray]
     weight_edges: list[np.ndarray | None]  # None for the input layer, which has no weights
     layers: list[dict[str, Any]]
+    #: weight-shuffled networks per epoch for the null model stored beside each layer's fluctuation (0: none)
+    null_draws: int = 0
 
 
 def new_layout(
@@ -95,7 +98,13 @@ def layout(
 
 
 def build_records(layout: RunLayout, snapshot: Snapshot, epoch: int, props: Mapping[str, Any]) -> EpochRecords:
-    """The records of one epoch: sampled neurons and links, and every layer's exact metrics."""
+    """The records of one epoch: sampled neurons and links, and every layer's exact metrics.
+
+    Every layer state holds ``fluctuation_iid``, the fluctuation its weights' sizes alone predict
+    (:func:`~cntgraph.core.null_models.iid_fluctuation`); with ``layout.null_draws``, also
+    ``fluctuation_null_mean``, ``fluctuation_null_std`` and ``fluctuation_z`` over that many
+    weight-shuffled networks (seeded by the epoch, so a rewrite stores the same values).
+    """
     strengths = layer_strengths(snapshot)
     neurons, states = [], []
     for index, (st, units) in enumerate(zip(strengths, layout.samples, strict=True)):
@@ -106,6 +115,7 @@ def build_records(layout: RunLayout, snapshot: Snapshot, epoch: int, props: Mapp
         states.append({"layer": index, "fluctuation": float(np.std(s)), **_summary("s", s, layout.strength_edges[index])})
     for index, _, values in layer_parameters(snapshot):
         states[index].update(_summary("w", values, layout.weight_edges[index]))
+    _add_null_model(states, snapshot, layout.null_draws, epoch)
     links = []
     for number, layer in enumerate(snapshot.topology.layers, start=1):
         src_layer, src, dst, w = stored_links(snapshot, number, layout.samples)
@@ -121,6 +131,22 @@ def build_records(layout: RunLayout, snapshot: Snapshot, epoch: int, props: Mapp
         links=links,
         layer_states=states,
     )
+
+
+def _add_null_model(states: list[dict[str, Any]], snapshot: Snapshot, draws: int, epoch: int) -> None:
+    """Each layer state's i.i.d. prediction and, with ``draws``, its shuffled null (NaN: no spread)."""
+    if not draws:
+        for state, iid in zip(states, iid_fluctuation(snapshot), strict=True):
+            state["fluctuation_iid"] = float(iid)
+        return
+    table = null_model(snapshot, draws, seed=epoch).layers
+    for state, row in zip(states, table.itertuples(index=False), strict=True):
+        state.update(
+            fluctuation_iid=float(row.iid),
+            fluctuation_null_mean=float(row.null_mean),
+            fluctuation_null_std=float(row.null_std),
+            fluctuation_z=float(row.z),
+        )
 
 
 def _summary(prefix: str, values: np.ndarray, edges: np.ndarray | None) -> dict[str, Any]:

@@ -152,10 +152,14 @@ class Graph:
         return self._found(frame, run, f"stored neuron {(layer, unit)} (only sampled neurons are stored)")
 
     def fluctuation(self, run: str) -> pd.DataFrame:
-        """Exact fluctuation of every node layer at every complete epoch: ``epoch``, ``layer``, ``fluctuation``.
+        """Exact fluctuation of every node layer at every complete epoch: ``epoch``, ``layer``,
+        ``fluctuation``, and its null models (docs/METRICS.md): ``iid`` (the fluctuation the
+        weights' sizes alone predict), ``iid_ratio`` and, for runs recorded with ``null_draws``,
+        ``null_mean``, ``null_std`` and ``z`` of the weight-shuffled null (NaN otherwise, and
+        ``iid`` NaN in runs recorded before it was stored).
 
         Example:
-            graph.fluctuation("mlp-1").pivot(index="epoch", columns="layer")
+            graph.fluctuation("mlp-1").pivot(index="epoch", columns="layer", values="fluctuation")
         """
         return self._found(self.query("query/fluctuation", run=run), run, "layer states")
 

@@ -15,6 +15,7 @@ from cntgraph import TopStrength, Uniform, layer_fluctuation, node_strength
 from cntgraph.core.links import layer_links
 from cntgraph.core.links import stored_links as stored_links_of
 from cntgraph.core.network import Snapshot
+from cntgraph.core.null_models import iid_fluctuation, null_model
 from cntgraph.core.sampling import Full
 from cntgraph.errors import ConfigurationError, MetricError, RecorderError, SpoolError
 from cntgraph.model.snapshot import take_snapshot
@@ -127,6 +128,40 @@ def test_stored_strengths_and_fluctuation_are_the_exact_ones(graph: Graph, run_n
         rid=rid,
     )
     np.testing.assert_allclose(fluctuation["fluctuation"], layer_fluctuation(model, INPUT)["fluctuation"], rtol=1e-12)
+
+
+def test_each_epoch_stores_its_null_models_beside_the_fluctuation(graph: Graph, run_name: str) -> None:
+    model = mlp()
+    seen_weights = []
+    with Recorder(model, run_name, INPUT, graph=graph, progress=False, null_draws=6) as recorder:
+        for epoch in range(2):
+            nudge(model, epoch)
+            seen_weights.append(take_snapshot(model, trace(model, INPUT)))
+            recorder.capture(epoch)
+    stored = graph.fluctuation(run_name)
+    assert stored["epoch"].tolist() == [0] * 4 + [1] * 4
+    for epoch, snapshot in enumerate(seen_weights):
+        expected = null_model(snapshot, draws=6, seed=epoch).layers  # seeded by the epoch
+        rows = stored[stored["epoch"] == epoch].reset_index(drop=True)
+        for column in ("fluctuation", "iid", "iid_ratio", "null_mean", "null_std", "z"):
+            np.testing.assert_allclose(rows[column], expected[column], rtol=1e-12, err_msg=column)
+    # without null_draws, only the i.i.d. prediction is stored
+    record(graph, run_name, mlp(), range(1), if_exists="overwrite")
+    plain = graph.fluctuation(run_name)
+    np.testing.assert_allclose(plain["iid"], iid_fluctuation(_nudged_snapshot(0)), rtol=1e-12)  # record() nudges first
+    assert plain[["null_mean", "null_std", "z"]].isna().all().all()
+
+
+def _nudged_snapshot(epoch: int) -> Snapshot:
+    model = mlp()
+    nudge(model, epoch)
+    return take_snapshot(model, trace(model, INPUT))
+
+
+@pytest.mark.parametrize("draws", [1, -2, 2.5])
+def test_a_bad_null_draws_is_named(draws: object) -> None:
+    with pytest.raises(ConfigurationError, match="null_draws must be"):
+        Recorder(mlp(), "never-written", INPUT, null_draws=draws)  # type: ignore[arg-type]
 
 
 def test_conv_links_between_sampled_units(graph: Graph, run_name: str) -> None:
