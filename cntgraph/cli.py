@@ -378,7 +378,7 @@ def _ensemble(args: argparse.Namespace) -> int:
     chosen = {"inits": args.inits, "scales": args.scales, "optimizers": args.optimizers}
     options = {
         "size": args.size, "epochs": args.epochs, "min_epochs": args.min_epochs, "bucket_width": args.bucket_width,
-        "seed": args.seed, "architecture": args.model, "min_members": args.min_members, "bins": args.bins,
+        "seed": args.seed, "architecture": args.model, "min_members": args.min_members, "bins": args.bins, "null_draws": args.null_draws,
         "estimator": args.estimator,
         "out": args.out, "threads": args.threads, **{name: value for name, value in chosen.items() if value is not None},
     }
@@ -401,6 +401,10 @@ def _ensemble(args: argparse.Namespace) -> int:
         print(f"{len(skipped)} member(s) in buckets with fewer than {args.min_members} members are left out of the comparison.")
     print("\nMedian layer fluctuation (std of node strength) per accuracy bucket and node layer, at each member's last epoch:")
     print(analysis.fluctuation_table().to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    print("\nBeyond weight size (docs/METRICS.md, null models): median fluctuation / its i.i.d. prediction from the "
+          f"layer's weight variances (iid_ratio; 1 = weight size explains it) and z-score against {args.null_draws} "
+          "weight-shuffled copies (z):")
+    print(analysis.null_table().to_string(index=False, float_format=lambda x: f"{x:.2f}"))
     print(f"\nDivergence between the lowest and the highest bucket (nats; densities: {args.estimator}):")
     print(analysis.extremes().to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     print("\nFigures and tables:")
@@ -433,6 +437,8 @@ def _add_ensemble_command(commands: argparse._SubParsersAction) -> None:
     ensemble.add_argument("--optimizers", type=_names, metavar="A,B", help="optimisers (default sgd,adam)")
     ensemble.add_argument("--min-members", type=int, default=3, help="buckets with fewer networks are not compared (default 3)")
     ensemble.add_argument("--bins", type=int, default=32, help="most bins of the divergence grid (default 32)")
+    ensemble.add_argument("--null-draws", type=int, default=20,
+                          help="weight-shuffled copies per network and epoch for the null model (default 20; 0: none)")
     ensemble.add_argument("--estimator", choices=("histogram", "kde", "kde_reference"), default="histogram",
                           help="densities compared: equal-mass histograms (default), Gaussian KDEs normalised by dx, "
                                "or the reference code's KDE sum without dx (range-dependent; for comparison)")

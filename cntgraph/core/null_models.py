@@ -34,9 +34,8 @@ import pandas as pd
 from cntgraph.checks import whole_number
 from cntgraph.core.metrics import layer_strengths, link_sums
 from cntgraph.core.network import FIXED_KINDS, Snapshot, dense_snapshot  # noqa: F401 - dense_snapshot: the examples
-from cntgraph.errors import ConfigurationError
 
-__all__ = ["NullModel", "null_model", "shuffled", "iid_fluctuation"]
+__all__ = ["NullModel", "null_model", "layer_nulls", "shuffled", "iid_fluctuation", "checked_draws"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +93,40 @@ def iid_fluctuation(snapshot: Snapshot) -> np.ndarray:
     ])
 
 
+def layer_nulls(snapshot: Snapshot, draws: int, seed: int = 0) -> pd.DataFrame:
+    """The per-layer table of `null_model` (``NullModel.layers``); with ``draws=0`` only the i.i.d.
+    prediction is computed and the shuffled null's columns are NaN.
+
+    Example:
+        >>> snap = dense_snapshot([[[1.0, 3.0], [-1.0, 1.0]]], biases=[[0.0, 2.0]])
+        >>> table = layer_nulls(snap, draws=0)
+        >>> bool(table[["z", "ratio"]].isna().all().all()), bool((table.iid > 0).all())
+        (True, True)
+    """
+    if draws:
+        return null_model(snapshot, draws, seed).layers
+    fluctuation = np.array([np.std(st.s_in + st.s_out) for st in layer_strengths(snapshot)])
+    iid = iid_fluctuation(snapshot)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return pd.DataFrame({
+            "layer": np.arange(fluctuation.size, dtype=np.int64), "fluctuation": fluctuation,
+            "null_mean": np.nan, "null_std": np.nan, "z": np.nan, "ratio": np.nan,
+            "iid": iid, "iid_ratio": np.where(iid > 0, fluctuation / iid, np.nan),
+        })
+
+
+def checked_draws(draws: int) -> int:
+    """``draws`` if it is 0 (no shuffled null) or a whole number >= 2, else a `ConfigurationError` naming it.
+
+    Example:
+        >>> checked_draws(0), checked_draws(20)
+        (0, 20)
+    """
+    if isinstance(draws, (int, np.integer)) and not isinstance(draws, bool) and draws == 0:
+        return 0
+    return whole_number("null_draws", draws, minimum=2, hint="(or 0: no shuffled null)")
+
+
 def _per_layer(snapshot: Snapshot, statistic: Callable[[np.ndarray], float], keep_fixed: bool) -> Snapshot:
     """``snapshot`` with each learned layer's weights all set to ``statistic`` of them (its biases
     likewise); the weights of :data:`FIXED_KINDS` layers kept, or set to 0."""
@@ -116,9 +149,7 @@ def null_model(snapshot: Snapshot, draws: int = 100, seed: int = 0) -> NullModel
         >>> float(row.fluctuation), bool(row.ratio > 1), bool(row.z > 2)  # all + into one unit, all - into the other
         (3.0, True, True)
     """
-    whole_number("draws", draws)
-    if draws < 2:
-        raise ConfigurationError(f"a null model needs at least 2 shuffled draws to have a spread, got draws={draws}")
+    whole_number("draws", draws, minimum=2, hint="(a null model needs a spread)")
     observed = [st.s_in + st.s_out for st in layer_strengths(snapshot)]
     rng = np.random.default_rng(seed)
     fluctuations = np.empty((draws, len(observed)))
@@ -130,20 +161,12 @@ def null_model(snapshot: Snapshot, draws: int = 100, seed: int = 0) -> NullModel
             shift[index] += difference
             square[index] += difference * difference
             fluctuations[draw, index] = np.std(st.s_in + st.s_out)
-    fluctuation = np.array([np.std(s) for s in observed])
     null_mean, null_std = fluctuations.mean(axis=0), fluctuations.std(axis=0, ddof=1)
-    iid = iid_fluctuation(snapshot)
+    layers = layer_nulls(snapshot, draws=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        layers = pd.DataFrame({
-            "layer": np.arange(len(observed), dtype=np.int64),
-            "fluctuation": fluctuation,
-            "null_mean": null_mean,
-            "null_std": null_std,
-            "z": np.where(null_std > 0, (fluctuation - null_mean) / null_std, np.nan),
-            "ratio": np.where(null_mean > 0, fluctuation / null_mean, np.nan),
-            "iid": iid,
-            "iid_ratio": np.where(iid > 0, fluctuation / iid, np.nan),
-        })
+        layers["null_mean"], layers["null_std"] = null_mean, null_std
+        layers["z"] = np.where(null_std > 0, (layers["fluctuation"] - null_mean) / null_std, np.nan)
+        layers["ratio"] = np.where(null_mean > 0, layers["fluctuation"] / null_mean, np.nan)
         unit_mean = [s + d / draws for s, d in zip(observed, shift, strict=True)]
         unit_var = [(q - d * d / draws) / (draws - 1) for d, q in zip(shift, square, strict=True)]
         unit_std = [np.sqrt(np.maximum(v, 0.0)) for v in unit_var]

@@ -28,6 +28,7 @@ from torch import nn
 
 from cntgraph.checks import whole_number
 from cntgraph.core.network import Snapshot, Topology
+from cntgraph.core.null_models import checked_draws
 from cntgraph.core.sampling import Sampler, Uniform
 from cntgraph.errors import (
     CntgraphError,
@@ -122,10 +123,6 @@ class Recorder:
         if if_exists not in ("error", "resume", "overwrite"):
             raise ConfigurationError(f"if_exists must be 'error', 'resume' or 'overwrite', got {if_exists!r}")
         whole_number("every", every)
-        if null_draws != 0:
-            whole_number("null_draws", null_draws, hint="0 (no shuffled null) or at least 2")
-            if null_draws < 2:
-                raise ConfigurationError(f"null_draws must be 0 (no shuffled null) or at least 2, got {null_draws!r}")
         if queue_size is not None:
             whole_number("queue_size", queue_size, hint="or None (by memory)")
         self.model = model
@@ -136,7 +133,7 @@ class Recorder:
         self.every = every
         self.if_exists = if_exists
         self.bins = bins
-        self.null_draws = null_draws
+        self.null_draws = checked_draws(null_draws)
         self.spool_dir = spool_dir if spool_dir is not None else spool_folder()
         self.retry_after = retry_after
         self.progress = progress

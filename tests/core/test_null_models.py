@@ -124,5 +124,5 @@ def test_a_layer_of_fixed_links_has_no_null_spread() -> None:
 
 
 def test_null_model_needs_two_draws() -> None:
-    with pytest.raises(ConfigurationError, match="at least 2 shuffled draws.*got draws=1"):
+    with pytest.raises(ConfigurationError, match=r"draws must be a whole number >= 2 \(a null model needs a spread\), got 1"):
         null_model(random_mlp(0)[0], draws=1)

@@ -14,7 +14,12 @@ from torch import nn
 
 from cntgraph import cli
 from cntgraph.errors import ConfigurationError, MetricError
-from cntgraph.model.metrics import layer_fluctuation, layer_parameters, node_strength
+from cntgraph.model.metrics import (
+    layer_fluctuation,
+    layer_parameters,
+    node_strength,
+    null_model,
+)
 from cntgraph.store.graph import Graph
 from cntgraph.studies import ensemble
 from cntgraph.studies.digits import load_digits
@@ -27,7 +32,7 @@ from cntgraph.studies.ensemble import (
     run_ensemble,
     train_member,
 )
-from cntgraph.studies.ensemble.population import INPUT_SHAPE, torch_threads
+from cntgraph.studies.ensemble.population import INPUT_SHAPE, NULL_DRAWS, torch_threads
 from tests.conftest import delete_run
 from tests.divergences import oracle, reference_jeffreys
 
@@ -84,7 +89,7 @@ def test_tiny_ensemble_writes_figures_and_tables(tiny: ensemble.EnsembleResult) 
     assert tiny.analysis.buckets["bucket"].nunique() == 2  # so that there are divergences to draw
     assert {path.name for path in tiny.figures} == {
         "weights.png", "strength.png", "fluctuation.png", "fluctuation-accuracy.png", "trajectories.png",
-        "jeffreys.png", "jensen-shannon.png",
+        "jeffreys.png", "jensen-shannon.png", "iid-ratio.png",
     }
     for path in tiny.figures:
         assert path.read_bytes()[:8] == PNG
@@ -106,8 +111,10 @@ def test_tiny_ensemble_metrics_equal_the_metrics_of_a_retrained_member(tiny: ens
     ours = tiny.ensemble.strengths.query("member == 4 and epoch == @last").reset_index(drop=True)
     expected = node_strength(model, INPUT_SHAPE)
     pd.testing.assert_frame_equal(ours[expected.columns.tolist()], expected, check_dtype=False)
-    fluctuation = tiny.ensemble.fluctuation.query("member == 4 and epoch == @last")
+    fluctuation = tiny.ensemble.fluctuation.query("member == 4 and epoch == @last").reset_index(drop=True)
     assert fluctuation["fluctuation"].tolist() == layer_fluctuation(model, INPUT_SHAPE)["fluctuation"].tolist()
+    nulls = null_model(model, INPUT_SHAPE, draws=NULL_DRAWS, seed=last).layers  # the ensemble's null, seeded by the epoch
+    pd.testing.assert_frame_equal(fluctuation[nulls.columns], nulls, check_exact=False, rtol=1e-12)
     weights = tiny.ensemble.final_weights.query("member == 4")
     for layer, _, values in layer_parameters(model, INPUT_SHAPE):
         assert weights.loc[weights["layer"] == layer, "w"].tolist() == values.tolist()
@@ -121,6 +128,13 @@ def test_tiny_ensemble_analysis_against_independent_computations(tiny: ensemble.
     medians = final.groupby(["bucket", "layer"])["fluctuation"].median()
     summary = tiny.analysis.summary.set_index(["bucket", "layer"])
     assert summary["fluctuation_median"].to_dict() == pytest.approx(medians.to_dict())
+    for column in ("iid_ratio", "z"):
+        expected = final.groupby(["bucket", "layer"])[column].median()
+        assert summary[f"{column}_median"].to_dict() == pytest.approx(expected.to_dict())
+    assert set(tiny.analysis.divergences["quantity"]) == {"weight", "strength", "fluctuation", "iid_ratio", "z"}
+    table = tiny.analysis.null_table()
+    assert table.columns.tolist() == ["bucket", "members", *(f"{name} {layer}" for name in ("iid_ratio", "z") for layer in range(4))]
+    assert table["iid_ratio 1"].tolist() == pytest.approx(summary.xs(1, level="layer")["iid_ratio_median"].tolist())
     for row in tiny.analysis.divergences.itertuples(index=False):
         values = tiny.analysis.values.query("quantity == @row.quantity and layer == @row.layer")
         a, b = (values.loc[values["bucket"] == bucket, "value"].to_numpy() for bucket in (row.bucket_a, row.bucket_b))
@@ -149,10 +163,10 @@ def test_reanalysis_with_the_reference_estimator(tiny: ensemble.EnsembleResult, 
 def test_diverging_members_are_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
     real = population.train_member
 
-    def train_or_blow_up(member, model, data, on_epoch=None):  # noqa: ANN001, ANN202
+    def train_or_blow_up(member, model, data, on_epoch=None, null_draws=0):  # noqa: ANN001, ANN202
         if member.member == 1:
             raise MetricError("layer '1' has non-finite parameters (3 of 3 values)")
-        return real(member, model, data, on_epoch)
+        return real(member, model, data, on_epoch, null_draws)
 
     monkeypatch.setattr(population, "train_member", train_or_blow_up)
     result = run_ensemble(size=3, epochs=1, seed=0, bucket_width=1.0, min_members=1, progress=False)
@@ -175,7 +189,7 @@ def test_cli_runs_a_tiny_ensemble(tmp_path: Path, capsys: pytest.CaptureFixture[
                      "--scales", "0.5", "--out", str(tmp_path)])
     printed = capsys.readouterr().out
     assert code == 0
-    assert "4 members in" in printed and "Median layer fluctuation" in printed
+    assert "4 members in" in printed and "Median layer fluctuation" in printed and "Beyond weight size" in printed
     listed = [Path(line.strip()) for line in printed.splitlines() if line.startswith(f"  {tmp_path}")]
     assert {path.name for path in listed} >= {"weights.png", "trajectories.png", "summary.csv"}
     assert all(path.exists() for path in listed)

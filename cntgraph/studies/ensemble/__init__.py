@@ -25,6 +25,7 @@ from cntgraph.studies.ensemble.analysis import Analysis, analyse, bucket_of
 from cntgraph.studies.ensemble.figures import plot_ensemble, write_tables
 from cntgraph.studies.ensemble.population import (
     INITS,
+    NULL_DRAWS,
     OPTIMIZERS,
     SCALES,
     Architecture,
@@ -74,6 +75,7 @@ def run_ensemble(
     min_members: int = 3,
     bins: int = 32,
     estimator: Estimator = "histogram",
+    null_draws: int = NULL_DRAWS,
     out: Path | None = None,
     graph: Graph | None = None,
     sample: Sampler | None = None,
@@ -87,7 +89,7 @@ def run_ensemble(
     fluctuation of every layer), ``summary.csv`` and ``divergences.csv`` beside them.
 
     See `draw_population` (``size``, ``epochs``, ``min_epochs``, ``seed``, ``inits``, ``scales``,
-    ``optimizers``), `train_population` (``architecture``, ``graph``, ``sample``), `analyse`
+    ``optimizers``), `train_population` (``architecture``, ``graph``, ``sample``, ``null_draws``), `analyse`
     (``bucket_width``, ``min_members``, ``bins``, ``estimator``) and `plot_ensemble` (``out``). Torch runs on
     ``threads`` threads meanwhile (None: leave as is; small nets train fastest on one).
 
@@ -102,7 +104,8 @@ def run_ensemble(
     )
     with torch_threads(threads):
         ensemble = train_population(
-            population, architecture, graph=graph, sample=sample, run_prefix=run_prefix, progress=progress
+            population, architecture, graph=graph, sample=sample, run_prefix=run_prefix, null_draws=null_draws,
+            progress=progress,
         )
     analysis = analyse(ensemble, bucket_width, min_members=min_members, bins=bins, estimator=estimator, progress=progress)
     figures = []

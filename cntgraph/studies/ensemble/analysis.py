@@ -20,7 +20,16 @@ from cntgraph.core.divergence import MEASURES, Estimator, sample_divergences
 from cntgraph.errors import ConfigurationError
 from cntgraph.studies.ensemble.population import Ensemble
 
-__all__ = ["Analysis", "bucket_of", "analyse"]
+__all__ = ["Analysis", "QUANTITIES", "bucket_of", "analyse"]
+
+#: what the buckets are compared by: (quantity, the per-member record it comes from, its column)
+QUANTITIES = (
+    ("weight", "final_weights", "w"),
+    ("strength", "strengths", "s"),
+    ("fluctuation", "fluctuation", "fluctuation"),
+    ("iid_ratio", "fluctuation", "iid_ratio"),
+    ("z", "fluctuation", "z"),
+)
 
 
 @dataclass(frozen=True)
@@ -31,11 +40,15 @@ class Analysis:
       diverged members) and whether the bucket is ``analysed`` (has at least ``min_members``);
     - ``summary``: per analysed bucket and node layer: ``members``, ``accuracy`` (median),
       ``fluctuation_q25``/``_median``/``_q75`` over members, ``strength_std`` and ``weight_std``
-      (std of the pooled strengths of the layer and of the pooled weights feeding it);
-    - ``divergences``: ``quantity`` (weight, strength, fluctuation), ``layer``, ``bucket_a``,
+      (std of the pooled strengths of the layer and of the pooled weights feeding it), and the
+      medians over members of the null models: ``iid_ratio_median`` (fluctuation over the one its
+      weights' sizes predict) and ``z_median`` (against weight-shuffled copies);
+    - ``divergences``: ``quantity`` (weight, strength, fluctuation, and the weight-size controls
+      iid_ratio and z: see `QUANTITIES`), ``layer``, ``bucket_a``,
       ``bucket_b``, ``estimator``, ``bins``, ``jeffreys``, ``jensen_shannon``, for every pair of analysed buckets;
     - ``values``: ``quantity``, ``layer``, ``bucket``, ``value``: the samples compared (the pooled
-      weights and strengths of each bucket's members at their last epoch, one fluctuation per member).
+      weights and strengths of each bucket's members at their last epoch, one fluctuation, one
+      iid_ratio and one z per member).
     """
 
     bucket_width: float
@@ -52,6 +65,19 @@ class Analysis:
         """
         table = self.summary.pivot(index=["bucket", "members", "accuracy"], columns="layer", values="fluctuation_median")
         return table.rename(columns=lambda layer: f"layer {layer}").rename_axis(columns=None).reset_index()
+
+    def null_table(self) -> pd.DataFrame:
+        """One row per analysed bucket: ``bucket``, ``members``, then per node layer the median
+        ``iid_ratio`` (fluctuation over its weight-size prediction) and, where the members were
+        trained with shuffled nulls, the median ``z``.
+
+        Example:
+            analysis.null_table()  # bucket, members, iid_ratio 0, iid_ratio 1, ..., z 0, z 1, ...
+        """
+        columns = ["iid_ratio_median"] + (["z_median"] if self.summary["z_median"].notna().any() else [])
+        table = self.summary.pivot(index=["bucket", "members"], columns="layer", values=columns)
+        table.columns = [f"{name.removesuffix('_median')} {layer}" for name, layer in table.columns]
+        return table.reset_index()
 
     def extremes(self) -> pd.DataFrame:
         """The divergences between the lowest and the highest analysed bucket, per quantity and layer.
@@ -128,15 +154,11 @@ def analyse(
 
 def _bucket_values(ensemble: Ensemble, chosen: pd.DataFrame) -> pd.DataFrame:
     """``quantity``, ``layer``, ``bucket``, ``value``: what `analyse` compares, at each member's last epoch."""
-    final_strengths = ensemble.final(ensemble.strengths)
-    final_fluctuation = ensemble.final(ensemble.fluctuation)
+    finals = {"final_weights": ensemble.final_weights, "strengths": ensemble.final(ensemble.strengths),
+              "fluctuation": ensemble.final(ensemble.fluctuation)}
     parts = [
-        (name, frame.merge(chosen, on="member")[["layer", "bucket", column]].rename(columns={column: "value"}))
-        for name, frame, column in (
-            ("weight", ensemble.final_weights, "w"),
-            ("strength", final_strengths, "s"),
-            ("fluctuation", final_fluctuation, "fluctuation"),
-        )
+        (name, finals[record].merge(chosen, on="member")[["layer", "bucket", column]].rename(columns={column: "value"}).dropna())
+        for name, record, column in QUANTITIES
     ]
     return pd.concat([frame.assign(quantity=name) for name, frame in parts], ignore_index=True)[
         ["quantity", "layer", "bucket", "value"]
@@ -146,12 +168,15 @@ def _bucket_values(ensemble: Ensemble, chosen: pd.DataFrame) -> pd.DataFrame:
 def _summary(ensemble: Ensemble, chosen: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
     fluctuation = ensemble.final(ensemble.fluctuation).merge(chosen, on="member")
     accuracy = ensemble.members[["member", "accuracy"]].merge(chosen, on="member").groupby("bucket")["accuracy"]
-    table = fluctuation.groupby(["bucket", "layer"])["fluctuation"].agg(
+    grouped = fluctuation.groupby(["bucket", "layer"])
+    table = grouped["fluctuation"].agg(
         members="size",
         fluctuation_q25=lambda f: f.quantile(0.25),
         fluctuation_median="median",
         fluctuation_q75=lambda f: f.quantile(0.75),
     )
+    table["iid_ratio_median"] = grouped["iid_ratio"].median()
+    table["z_median"] = grouped["z"].median()
     table.insert(1, "accuracy", table.index.get_level_values("bucket").map(accuracy.median()))
     for quantity in ("strength", "weight"):
         rows = values[values["quantity"] == quantity]

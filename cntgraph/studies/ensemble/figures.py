@@ -17,7 +17,8 @@ __all__ = ["plot_ensemble", "write_tables"]
 def plot_ensemble(ensemble: Ensemble, analysis: Analysis, out: Path, progress: bool = True) -> list[Path]:
     """Write the ensemble's figures (PNG) into ``out`` and return their paths.
 
-    Densities per layer coloured by bucket (link weights, node strength, fluctuation), Jeffreys and
+    Densities per layer coloured by bucket (link weights, node strength, fluctuation, fluctuation
+    over its i.i.d. weight-size prediction), Jeffreys and
     Jensen-Shannon heatmaps between buckets, fluctuation against accuracy, and fluctuation over
     epochs per bucket. Only analysed buckets are drawn.
 
@@ -37,6 +38,9 @@ def plot_ensemble(ensemble: Ensemble, analysis: Analysis, out: Path, progress: b
                                        f"Node strength by test-accuracy bucket ({arch})"),
         lambda: plots.bucket_densities(values[values["quantity"] == "fluctuation"], out / "fluctuation.png", width,
                                        "fluctuation", f"Layer fluctuation by test-accuracy bucket ({arch})"),
+        lambda: plots.bucket_densities(values[values["quantity"] == "iid_ratio"], out / "iid-ratio.png", width,
+                                       "fluctuation / i.i.d. prediction",
+                                       f"Fluctuation beyond weight size, by test-accuracy bucket ({arch})"),
         lambda: plots.fluctuation_vs_accuracy(final, out / "fluctuation-accuracy.png", width),
         lambda: plots.fluctuation_trajectories(ensemble.fluctuation.merge(chosen, on="member"), out / "trajectories.png", width),
     ]

@@ -25,8 +25,9 @@ from tqdm.auto import tqdm
 from cntgraph.checks import whole_number
 from cntgraph.core.metrics import summary_stats
 from cntgraph.core.network import Snapshot
+from cntgraph.core.null_models import checked_draws, layer_nulls
 from cntgraph.errors import ConfigurationError, MetricError
-from cntgraph.model.metrics import layer_fluctuation, layer_parameters, node_strength
+from cntgraph.model.metrics import layer_parameters, node_strength
 from cntgraph.model.snapshot import take_snapshot
 from cntgraph.model.tracing import trace
 from cntgraph.studies.digits import Digits, EpochHook, cnn, load_digits, mlp, train
@@ -80,7 +81,9 @@ class Ensemble:
       ``accuracy`` (test accuracy after the last epoch), ``loss``, ``diverged`` (weights became
       non-finite: the member's records are dropped and it takes no part in the analysis);
     - ``history``: ``member``, ``epoch``, ``loss``, ``accuracy``;
-    - ``fluctuation``: ``member``, ``epoch``, ``layer`` (node layer 0..K), ``fluctuation``;
+    - ``fluctuation``: ``member``, ``epoch``, ``layer`` (node layer 0..K), ``fluctuation`` and its
+      null models (`cntgraph.core.null_models.null_model`, seeded by the epoch): ``null_mean``,
+      ``null_std``, ``z``, ``ratio`` (NaN when trained with ``null_draws=0``), ``iid``, ``iid_ratio``;
     - ``strengths``: ``member``, ``epoch``, ``layer``, ``unit``, ``s_in``, ``s_out``, ``s``;
     - ``weights``: ``member``, ``epoch``, ``layer`` (weighted layer 1..K) and the
       `cntgraph.core.metrics.summary_stats` of its weights and biases;
@@ -221,14 +224,20 @@ def build_member(member: Member, architecture: Architecture = "mlp") -> nn.Modul
     return initialise(ARCHITECTURES[architecture](), member.init, member.scale, member.seed)
 
 
+#: weight-shuffled networks per member and epoch for the null model (a few ms an epoch for the MLP)
+NULL_DRAWS = 20
+
+
 def train_member(
-    member: Member, model: nn.Module, data: Digits, on_epoch: EpochHook | None = None
+    member: Member, model: nn.Module, data: Digits, on_epoch: EpochHook | None = None, null_draws: int = NULL_DRAWS
 ) -> dict[str, pd.DataFrame]:
     """Train ``model`` (from `build_member`) as ``member`` says, taking its exact metrics after every epoch.
 
     Returns this member's records: the `Ensemble` frames ``history``, ``fluctuation``,
     ``strengths``, ``weights`` and ``final_weights``. ``on_epoch(epoch, loss, accuracy)`` runs after
-    each epoch's metrics. Raises `MetricError` if the weights become non-finite.
+    each epoch's metrics. ``null_draws`` weight-shuffled networks per epoch give the null model
+    beside the fluctuation (0: only the i.i.d. prediction). Raises `MetricError` if the weights
+    become non-finite.
 
     Example:
         >>> member = Member(0, "normal", 0.5, "adam", 2, seed=3)
@@ -244,7 +253,7 @@ def train_member(
         snapshot = take_snapshot(model, topology)  # MetricError on non-finite weights
         tag = {"member": member.member, "epoch": epoch}
         records["history"].append(pd.DataFrame([{**tag, "loss": loss, "accuracy": acc}]))
-        records["fluctuation"].append(layer_fluctuation(snapshot).assign(**tag))
+        records["fluctuation"].append(layer_nulls(snapshot, null_draws, seed=epoch).assign(**tag))
         records["strengths"].append(node_strength(snapshot).assign(**tag))
         stats = [{"layer": layer, **summary_stats(values)} for layer, _, values in layer_parameters(snapshot)]
         records["weights"].append(pd.DataFrame(stats).assign(**tag))
@@ -271,13 +280,15 @@ def train_population(
     graph: Graph | None = None,
     sample: Sampler | None = None,
     run_prefix: str = "ensemble",
+    null_draws: int = NULL_DRAWS,
     progress: bool = True,
 ) -> Ensemble:
     """Build and train every member (`build_member`, `train_member`) and gather their records.
 
     With a ``graph``, every member is also recorded into Neo4j by a `cntgraph.Recorder` as run
     ``{run_prefix}-{member:04d}`` (``sample``: the stored neurons, default all), overwriting a run
-    of that name. ``data`` defaults to `load_digits()`.
+    of that name (with the same null model per epoch). ``data`` defaults to `load_digits()`;
+    ``null_draws``: see `train_member`.
 
     Example:
         >>> population = draw_population(2, epochs=2, seed=0)
@@ -285,6 +296,7 @@ def train_population(
         >>> ensemble.history.groupby("member").size().tolist() == [m.epochs for m in population]
         True
     """
+    checked_draws(null_draws)
     data = data if data is not None else load_digits()
     rows, parts = [], []
     bar = tqdm(population, desc=f"training {architecture} ensemble", unit="net", disable=not progress)
@@ -292,9 +304,10 @@ def train_population(
         model = build_member(member, architecture)
         try:
             if graph is None:
-                records = train_member(member, model, data)
+                records = train_member(member, model, data, null_draws=null_draws)
             else:
-                records = _train_recorded(member, model, data, graph, sample, f"{run_prefix}-{member.member:04d}")
+                run = f"{run_prefix}-{member.member:04d}"
+                records = _train_recorded(member, model, data, graph, sample, run, null_draws)
         except MetricError:
             rows.append({**asdict(member), "accuracy": np.nan, "loss": np.nan, "diverged": True})
             continue
@@ -309,7 +322,7 @@ def train_population(
 
 
 def _train_recorded(
-    member: Member, model: nn.Module, data: Digits, graph: Graph, sample: Sampler | None, run: str
+    member: Member, model: nn.Module, data: Digits, graph: Graph, sample: Sampler | None, run: str, null_draws: int
 ) -> dict[str, pd.DataFrame]:
     """`train_member`, recording every epoch into Neo4j as ``run`` too."""
     from cntgraph.core.sampling import Full
@@ -317,10 +330,12 @@ def _train_recorded(
 
     # members are small and many: a writer process each would cost more to start than it saves
     with Recorder(
-        model, run, INPUT_SHAPE, graph=graph, sample=sample or Full(), if_exists="overwrite", progress=False, writer_process=False
+        model, run, INPUT_SHAPE, graph=graph, sample=sample or Full(), if_exists="overwrite", progress=False,
+        writer_process=False, null_draws=null_draws,
     ) as recorder:
         return train_member(
-            member, model, data, on_epoch=lambda epoch, loss, acc: recorder.capture(epoch, loss=loss, accuracy=acc)
+            member, model, data, on_epoch=lambda epoch, loss, acc: recorder.capture(epoch, loss=loss, accuracy=acc),
+            null_draws=null_draws,
         )
 
 
