@@ -15,6 +15,8 @@ from cntgraph.errors import CntgraphError, ConfigurationError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from cntgraph.studies.ensemble.analysis import Analysis
+
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -380,7 +382,7 @@ def _ensemble(args: argparse.Namespace) -> int:
         "size": args.size, "epochs": args.epochs, "min_epochs": args.min_epochs, "bucket_width": args.bucket_width,
         "seed": args.seed, "architecture": args.model, "min_members": args.min_members, "bins": args.bins, "null_draws": args.null_draws,
         "estimator": args.estimator,
-        "out": args.out, "threads": args.threads, **{name: value for name, value in chosen.items() if value is not None},
+        "out": args.out, "threads": args.threads, "per_scale": not args.pooled, **{name: value for name, value in chosen.items() if value is not None},
     }
     if args.record:
         from cntgraph.core.sampling import Full, Uniform
@@ -392,14 +394,25 @@ def _ensemble(args: argparse.Namespace) -> int:
             print(f"Recorded every member into {graph.source} as runs ensemble-{args.seed}-NNNN.")
     else:
         result = run_ensemble(**options)
-    members, analysis = result.ensemble.members, result.analysis
+    members = result.ensemble.members
     diverged = int(members["diverged"].sum())
     print(f"\n{len(members)} members in {result.seconds:.0f} s; {diverged} diverged (non-finite weights, left out); "
           f"test accuracy median {members['accuracy'].median():.3f}, max {members['accuracy'].max():.3f}.")
+    strata = {f"Init scale {scale:g}": part for scale, part in result.by_scale.items()} or {"All init scales pooled": result.analysis}
+    for title, analysis in strata.items():
+        print(f"\n=== {title}: {len(analysis.buckets)} members ===")
+        _print_analysis(analysis, args)
+    print("\nFigures and tables:")
+    for path in [*result.figures, *result.tables]:
+        print(f"  {path}")
+    return 0
+
+
+def _print_analysis(analysis: Analysis, args: argparse.Namespace) -> None:
     skipped = analysis.buckets.loc[~analysis.buckets["analysed"] & analysis.buckets["bucket"].notna(), "bucket"]
     if len(skipped):
         print(f"{len(skipped)} member(s) in buckets with fewer than {args.min_members} members are left out of the comparison.")
-    print("\nMedian layer fluctuation (std of node strength) per accuracy bucket and node layer, at each member's last epoch:")
+    print("Median layer fluctuation (std of node strength) per accuracy bucket and node layer, at each member's last epoch:")
     print(analysis.fluctuation_table().to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     print("\nBeyond weight size (docs/METRICS.md, null models): median fluctuation / its i.i.d. prediction from the "
           f"layer's weight variances (iid_ratio; 1 = weight size explains it) and z-score against {args.null_draws} "
@@ -407,10 +420,6 @@ def _ensemble(args: argparse.Namespace) -> int:
     print(analysis.null_table().to_string(index=False, float_format=lambda x: f"{x:.2f}"))
     print(f"\nDivergence between the lowest and the highest bucket (nats; densities: {args.estimator}):")
     print(analysis.extremes().to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-    print("\nFigures and tables:")
-    for path in [*result.figures, *(args.out / name for name in ("members.csv", "summary.csv", "divergences.csv"))]:
-        print(f"  {path}")
-    return 0
 
 
 def _names(text: str) -> list[str]:
@@ -439,6 +448,8 @@ def _add_ensemble_command(commands: argparse._SubParsersAction) -> None:
     ensemble.add_argument("--bins", type=int, default=32, help="most bins of the divergence grid (default 32)")
     ensemble.add_argument("--null-draws", type=int, default=20,
                           help="weight-shuffled copies per network and epoch for the null model (default 20; 0: none)")
+    ensemble.add_argument("--pooled", action="store_true",
+                          help="bucket all init scales together (default: each scale on its own, as the reference code did)")
     ensemble.add_argument("--estimator", choices=("histogram", "kde", "kde_reference"), default="histogram",
                           help="densities compared: equal-mass histograms (default), Gaussian KDEs normalised by dx, "
                                "or the reference code's KDE sum without dx (range-dependent; for comparison)")

@@ -82,7 +82,7 @@ def test_initialisers_follow_keras() -> None:
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> ensemble.EnsembleResult:
     out = tmp_path_factory.mktemp("ensemble")
-    return run_ensemble(size=6, epochs=2, seed=5, bucket_width=0.5, min_members=1, out=out, progress=False)
+    return run_ensemble(size=6, epochs=2, seed=5, bucket_width=0.5, min_members=1, out=out, per_scale=False, progress=False)
 
 
 def test_tiny_ensemble_writes_figures_and_tables(tiny: ensemble.EnsembleResult) -> None:
@@ -99,6 +99,25 @@ def test_tiny_ensemble_writes_figures_and_tables(tiny: ensemble.EnsembleResult) 
     assert members["bucket"].tolist() == bucket_of(members["accuracy"], 0.5).tolist()
     final = tiny.ensemble.final(tiny.ensemble.fluctuation).query("layer == 2").sort_values("member")
     assert members["fluctuation_2"].tolist() == final["fluctuation"].tolist()
+
+
+def test_per_scale_analysis_buckets_each_scale_on_its_own(tmp_path: Path) -> None:
+    result = run_ensemble(size=8, epochs=2, seed=2, bucket_width=0.5, min_members=1, scales=(0.05, 0.5), out=tmp_path,
+                          progress=False)
+    members = result.ensemble.members
+    assert sorted(result.by_scale) == [0.05, 0.5] and set(members["scale"]) == {0.05, 0.5}
+    final = result.ensemble.final(result.ensemble.fluctuation).merge(members[["member", "scale", "accuracy"]], on="member")
+    for scale, analysis in result.by_scale.items():
+        mine = members.loc[members["scale"] == scale, "member"].tolist()
+        assert analysis.buckets["member"].tolist() == mine
+        part = final[final["scale"] == scale].assign(bucket=lambda f: bucket_of(f["accuracy"], 0.5))
+        medians = part.groupby(["bucket", "layer"])["fluctuation"].median()
+        assert analysis.summary.set_index(["bucket", "layer"])["fluctuation_median"].to_dict() == pytest.approx(medians.to_dict())
+        folder = tmp_path / f"scale-{scale:g}"
+        assert pd.read_csv(folder / "members.csv")["member"].tolist() == mine
+        assert (folder / "fluctuation.png").read_bytes()[:8] == PNG
+    assert {path.parent.name for path in result.figures} == {"scale-0.05", "scale-0.5"}
+    assert not (tmp_path / "members.csv").exists()  # pooled tables only with per_scale=False
 
 
 def test_tiny_ensemble_metrics_equal_the_metrics_of_a_retrained_member(tiny: ensemble.EnsembleResult) -> None:

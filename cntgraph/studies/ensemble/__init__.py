@@ -21,7 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cntgraph.studies.ensemble.analysis import Analysis, analyse, bucket_of
+from cntgraph.studies.ensemble.analysis import (
+    Analysis,
+    analyse,
+    analyse_by_scale,
+    bucket_of,
+)
 from cntgraph.studies.ensemble.figures import plot_ensemble, write_tables
 from cntgraph.studies.ensemble.population import (
     INITS,
@@ -46,18 +51,22 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INITS", "SCALES", "OPTIMIZERS", "Member", "Ensemble", "draw_population", "initialise", "build_member",
-    "train_member", "train_population", "torch_threads", "Analysis", "bucket_of", "analyse", "plot_ensemble",
+    "train_member", "train_population", "torch_threads", "Analysis", "bucket_of", "analyse", "analyse_by_scale", "plot_ensemble",
     "write_tables", "EnsembleResult", "run_ensemble",
 ]  # fmt: skip
 
 
 @dataclass(frozen=True)
 class EnsembleResult:
-    """`run_ensemble`'s answer: the records, their analysis, the figures written and the wall time (s)."""
+    """`run_ensemble`'s answer: the records, their analysis (all members pooled, and ``by_scale``:
+    {init scale: the analysis of its members}, empty when pooled only), the figures and tables
+    written and the wall time (s)."""
 
     ensemble: Ensemble
     analysis: Analysis
+    by_scale: dict[float, Analysis] = field(default_factory=dict)
     figures: list[Path] = field(default_factory=list)
+    tables: list[Path] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -76,6 +85,7 @@ def run_ensemble(
     bins: int = 32,
     estimator: Estimator = "histogram",
     null_draws: int = NULL_DRAWS,
+    per_scale: bool = True,
     out: Path | None = None,
     graph: Graph | None = None,
     sample: Sampler | None = None,
@@ -85,8 +95,12 @@ def run_ensemble(
 ) -> EnsembleResult:
     """Draw, train, bucket, compare and (given ``out``) plot an ensemble: the papers' ensemble analysis.
 
-    With ``out``, the figures go there, and ``members.csv`` (with buckets and the final
-    fluctuation of every layer), ``summary.csv`` and ``divergences.csv`` beside them.
+    Members are bucketed and compared within each init scale (``per_scale``, the default, as the
+    reference code did: `analyse_by_scale`) and all together (``result.analysis``). With ``out``,
+    the figures go there (into ``scale-0.05/`` and so on, one folder per scale; with
+    ``per_scale=False``, the pooled analysis's into ``out`` itself), and ``members.csv`` (with
+    buckets and the final fluctuation of every layer), ``summary.csv`` and ``divergences.csv``
+    beside them.
 
     See `draw_population` (``size``, ``epochs``, ``min_epochs``, ``seed``, ``inits``, ``scales``,
     ``optimizers``), `train_population` (``architecture``, ``graph``, ``sample``, ``null_draws``), `analyse`
@@ -95,8 +109,8 @@ def run_ensemble(
 
     Example (``progress=False`` keeps doctest output clean):
         >>> result = run_ensemble(size=3, epochs=1, seed=0, bucket_width=0.5, min_members=1, progress=False)
-        >>> len(result.ensemble.members), result.figures
-        (3, [])
+        >>> len(result.ensemble.members), result.figures, sorted(result.by_scale) == sorted(set(result.ensemble.members.scale))
+        (3, [], True)
     """
     started = time.perf_counter()
     population = draw_population(
@@ -107,9 +121,14 @@ def run_ensemble(
             population, architecture, graph=graph, sample=sample, run_prefix=run_prefix, null_draws=null_draws,
             progress=progress,
         )
-    analysis = analyse(ensemble, bucket_width, min_members=min_members, bins=bins, estimator=estimator, progress=progress)
-    figures = []
+    options = {"min_members": min_members, "bins": bins, "estimator": estimator, "progress": progress}
+    analysis = analyse(ensemble, bucket_width, **options)
+    by_scale = analyse_by_scale(ensemble, bucket_width, **options) if per_scale else {}
+    figures, tables = [], []
     if out is not None:
-        figures = plot_ensemble(ensemble, analysis, out, progress)
-        write_tables(ensemble, analysis, out)
-    return EnsembleResult(ensemble, analysis, figures, time.perf_counter() - started)
+        strata = {out / f"scale-{scale:g}": part for scale, part in by_scale.items()} if per_scale else {out: analysis}
+        for folder, part in strata.items():
+            members = ensemble.select(part.buckets["member"])
+            figures += plot_ensemble(members, part, folder, progress)
+            tables += write_tables(members, part, folder)
+    return EnsembleResult(ensemble, analysis, by_scale, figures, tables, time.perf_counter() - started)

@@ -52,8 +52,9 @@ def plot_ensemble(ensemble: Ensemble, analysis: Analysis, out: Path, progress: b
     return [step() for step in tqdm(steps, desc="plotting", unit="figure", disable=not progress)]
 
 
-def write_tables(ensemble: Ensemble, analysis: Analysis, out: Path) -> None:
-    """The members (with bucket and final fluctuation per layer), bucket summary and divergences as CSV files."""
+def write_tables(ensemble: Ensemble, analysis: Analysis, out: Path) -> list[Path]:
+    """The members (with bucket and final fluctuation per layer), bucket summary and divergences as
+    CSV files in ``out``; returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
     fluctuation = ensemble.final(ensemble.fluctuation).pivot(index="member", columns="layer", values="fluctuation")
     fluctuation = fluctuation.rename(columns=lambda layer: f"fluctuation_{layer}").reset_index()
@@ -61,3 +62,4 @@ def write_tables(ensemble: Ensemble, analysis: Analysis, out: Path) -> None:
     members.to_csv(out / "members.csv", index=False)
     analysis.summary.to_csv(out / "summary.csv", index=False)
     analysis.divergences.to_csv(out / "divergences.csv", index=False)
+    return [out / name for name in ("members.csv", "summary.csv", "divergences.csv")]
