@@ -373,13 +373,15 @@ def _add_report_command(commands: argparse._SubParsersAction) -> None:
 
 # -- cntgraph ensemble -------------------------------------------------------------------------
 def _ensemble(args: argparse.Namespace) -> int:
-    from cntgraph.studies.ensemble import run_ensemble
+    from cntgraph.studies.ensemble import PROTOCOLS, run_ensemble
 
+    epochs = args.epochs if args.epochs is not None else PROTOCOLS[args.protocol].epochs
     print(f"cntgraph ensemble: {args.size} {args.model.upper()}s learn scikit-learn's 8x8 digits for "
-          f"{args.min_epochs} to {args.epochs} epochs each (seed {args.seed}), grouped in test-accuracy buckets of {args.bucket_width:g}.")
+          f"{args.min_epochs} to {epochs} epochs each ({args.protocol} protocol, seed {args.seed}), grouped in test-accuracy "
+          f"buckets of {args.bucket_width:g}.")
     chosen = {"inits": args.inits, "scales": args.scales, "optimizers": args.optimizers}
     options = {
-        "size": args.size, "epochs": args.epochs, "min_epochs": args.min_epochs, "bucket_width": args.bucket_width,
+        "size": args.size, "epochs": epochs, "protocol": args.protocol, "min_epochs": args.min_epochs, "bucket_width": args.bucket_width,
         "seed": args.seed, "architecture": args.model, "min_members": args.min_members, "bins": args.bins, "null_draws": args.null_draws,
         "estimator": args.estimator,
         "out": args.out, "threads": args.threads, "per_scale": not args.pooled, **{name: value for name, value in chosen.items() if value is not None},
@@ -436,7 +438,10 @@ def _numbers(text: str) -> list[float]:
 def _add_ensemble_command(commands: argparse._SubParsersAction) -> None:
     ensemble = commands.add_parser("ensemble", help="the papers' ensemble analysis: many networks, grouped by test accuracy")
     ensemble.add_argument("--size", type=int, default=100, help="number of networks (default 100, under a minute)")
-    ensemble.add_argument("--epochs", type=int, default=15, help="most epochs a network trains (default 15)")
+    ensemble.add_argument("--epochs", type=int, help="most epochs a network trains (default 15; 5 with --protocol reference)")
+    ensemble.add_argument("--protocol", choices=("cntgraph", "reference"), default="cntgraph",
+                          help="training protocol: ours (batch 64, SGD with momentum, biases 0) or the reference code's "
+                               "(batch 16, plain SGD lr 0.01, biases drawn like the weights)")
     ensemble.add_argument("--min-epochs", type=int, default=1, help="fewest epochs (default 1); each network draws its number uniformly")
     ensemble.add_argument("--bucket-width", type=float, default=0.05, help="width of the test-accuracy buckets (default 0.05)")
     ensemble.add_argument("--seed", type=int, default=0, help="seed of the whole ensemble (default 0)")

@@ -92,15 +92,17 @@ def train(
     optimizer: str = "adam",
     lr: float | None = None,
     batch_size: int = 64,
+    momentum: float = 0.9,
     seed: int = 0,
     on_epoch: EpochHook | None = None,
 ) -> list[tuple[float, float]]:
     """Train with cross-entropy; call ``on_epoch(epoch, loss, accuracy)`` after each epoch.
 
-    Returns (mean training loss, test accuracy) per epoch.
+    ``optimizer``: ``"adam"`` (``lr`` default 1e-3) or ``"sgd"`` (``lr`` default 0.05, with
+    ``momentum``). Returns (mean training loss, test accuracy) per epoch.
     """
     generator = torch.Generator().manual_seed(seed)
-    step = _optimizer(model, optimizer, lr)
+    step = _optimizer(model, optimizer, lr, momentum)
     history = []
     for epoch in range(epochs):
         model.train()
@@ -127,9 +129,9 @@ def accuracy(model: nn.Module, data: Digits) -> float:
     return float((predicted == data.y_test).float().mean())
 
 
-def _optimizer(model: nn.Module, name: str, lr: float | None) -> torch.optim.Optimizer:
+def _optimizer(model: nn.Module, name: str, lr: float | None, momentum: float) -> torch.optim.Optimizer:
     if name == "adam":
         return torch.optim.Adam(model.parameters(), lr=lr or 1e-3)
     if name == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=lr or 0.05, momentum=0.9)
+        return torch.optim.SGD(model.parameters(), lr=lr or 0.05, momentum=momentum)
     raise ConfigurationError(f"optimizer must be 'adam' or 'sgd', got {name!r}")

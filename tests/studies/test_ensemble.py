@@ -22,11 +22,12 @@ from cntgraph.model.metrics import (
 )
 from cntgraph.store.graph import Graph
 from cntgraph.studies import ensemble
-from cntgraph.studies.digits import load_digits
+from cntgraph.studies.digits import load_digits, train
 from cntgraph.studies.ensemble import (
     analyse,
     bucket_of,
     build_member,
+    draw_population,
     plot_ensemble,
     population,
     run_ensemble,
@@ -99,6 +100,29 @@ def test_tiny_ensemble_writes_figures_and_tables(tiny: ensemble.EnsembleResult) 
     assert members["bucket"].tolist() == bucket_of(members["accuracy"], 0.5).tolist()
     final = tiny.ensemble.final(tiny.ensemble.fluctuation).query("layer == 2").sort_values("member")
     assert members["fluctuation_2"].tolist() == final["fluctuation"].tolist()
+
+
+def test_the_reference_protocol_trains_as_the_reference_code_did() -> None:
+    # biases drawn like the weights, batch 16, plain SGD at lr 0.01 (Adam at 1e-3), 1 to 5 epochs
+    population = draw_population(4, seed=3, protocol="reference", optimizers=("sgd",), inits=("uniform",), scales=(0.5,))
+    assert all(m.protocol == "reference" and 1 <= m.epochs <= 5 for m in population)
+    member = population[0]
+    model = build_member(member)
+    biases = [m.bias.detach() for m in model.modules() if isinstance(m, nn.Linear)]
+    assert all(float(b.abs().max()) > 0 and float(b.abs().max()) <= 0.5 for b in biases)
+    expected = build_member(member)
+    with torch_threads(1):
+        records = train_member(member, model, load_digits(), null_draws=0)
+        train(expected, load_digits(), member.epochs, optimizer="sgd", lr=0.01, momentum=0.0, batch_size=16, seed=member.seed)
+    values = np.concatenate([p.detach().double().numpy().ravel() for m in expected.modules() if isinstance(m, nn.Linear)
+                             for p in (m.weight, m.bias)])
+    assert records["final_weights"]["w"].to_numpy().tolist() == values.tolist()
+
+
+def test_members_record_the_threads_they_trained_on() -> None:
+    result = run_ensemble(size=2, epochs=1, seed=0, bucket_width=1.0, min_members=1, threads=2, progress=False, null_draws=0)
+    assert result.ensemble.members["threads"].tolist() == [2, 2]
+    assert result.ensemble.members["protocol"].tolist() == ["cntgraph", "cntgraph"]
 
 
 def test_per_scale_analysis_buckets_each_scale_on_its_own(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from cntgraph.studies.ensemble.population import (
     INITS,
     NULL_DRAWS,
     OPTIMIZERS,
+    PROTOCOLS,
     SCALES,
     Architecture,
     Ensemble,
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
     from cntgraph.store.graph import Graph
 
 __all__ = [
-    "INITS", "SCALES", "OPTIMIZERS", "Member", "Ensemble", "draw_population", "initialise", "build_member",
+    "INITS", "SCALES", "OPTIMIZERS", "PROTOCOLS", "Member", "Ensemble", "draw_population", "initialise", "build_member",
     "train_member", "train_population", "torch_threads", "Analysis", "bucket_of", "analyse", "analyse_by_scale", "plot_ensemble",
     "write_tables", "EnsembleResult", "run_ensemble",
 ]  # fmt: skip
@@ -72,7 +73,7 @@ class EnsembleResult:
 
 def run_ensemble(
     size: int = 100,
-    epochs: int = 15,
+    epochs: int | None = None,
     *,
     min_epochs: int = 1,
     bucket_width: float = 0.05,
@@ -86,6 +87,7 @@ def run_ensemble(
     estimator: Estimator = "histogram",
     null_draws: int = NULL_DRAWS,
     per_scale: bool = True,
+    protocol: str = "cntgraph",
     out: Path | None = None,
     graph: Graph | None = None,
     sample: Sampler | None = None,
@@ -103,7 +105,7 @@ def run_ensemble(
     beside them.
 
     See `draw_population` (``size``, ``epochs``, ``min_epochs``, ``seed``, ``inits``, ``scales``,
-    ``optimizers``), `train_population` (``architecture``, ``graph``, ``sample``, ``null_draws``), `analyse`
+    ``optimizers``, ``protocol``: ours, or the reference code's, see `PROTOCOLS`), `train_population` (``architecture``, ``graph``, ``sample``, ``null_draws``), `analyse`
     (``bucket_width``, ``min_members``, ``bins``, ``estimator``) and `plot_ensemble` (``out``). Torch runs on
     ``threads`` threads meanwhile (None: leave as is; small nets train fastest on one).
 
@@ -114,7 +116,7 @@ def run_ensemble(
     """
     started = time.perf_counter()
     population = draw_population(
-        size, epochs, seed, min_epochs=min_epochs, inits=inits, scales=scales, optimizers=optimizers
+        size, epochs, seed, min_epochs=min_epochs, inits=inits, scales=scales, optimizers=optimizers, protocol=protocol
     )
     with torch_threads(threads):
         ensemble = train_population(

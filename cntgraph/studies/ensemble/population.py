@@ -62,6 +62,30 @@ Architecture = Literal["mlp", "cnn"]
 
 
 @dataclass(frozen=True)
+class Protocol:
+    """How members are initialised and trained: batch size, optimiser settings, biases, most epochs."""
+
+    batch_size: int
+    sgd_lr: float
+    sgd_momentum: float
+    adam_lr: float
+    #: biases drawn by the weights' initialiser (the reference code), else 0
+    init_biases: bool
+    #: the most epochs a member trains when no number is given
+    epochs: int
+
+
+#: ``"cntgraph"``: batch 64, SGD lr 0.05 with momentum 0.9 or Adam lr 1e-3, biases 0, up to 15
+#: epochs. ``"reference"``: the reference code's, as an independent check of it read it: batch 16,
+#: plain SGD lr 0.01 or Adam lr 1e-3, biases drawn by the weights' initialiser, 1 to 5 epochs
+#: (docs/RESULTS.md says where its versions differ).
+PROTOCOLS = {
+    "cntgraph": Protocol(batch_size=64, sgd_lr=0.05, sgd_momentum=0.9, adam_lr=1e-3, init_biases=False, epochs=15),
+    "reference": Protocol(batch_size=16, sgd_lr=0.01, sgd_momentum=0.0, adam_lr=1e-3, init_biases=True, epochs=5),
+}
+
+
+@dataclass(frozen=True)
 class Member:
     """One network of the population: how it is initialised and trained (``seed`` drives both)."""
 
@@ -71,6 +95,7 @@ class Member:
     optimizer: str
     epochs: int
     seed: int
+    protocol: str = "cntgraph"
 
 
 @dataclass(frozen=True)
@@ -78,7 +103,9 @@ class Ensemble:
     """What training the population recorded, one DataFrame per kind of record.
 
     - ``members``: ``member``, ``init``, ``scale``, ``optimizer``, ``epochs``, ``seed``,
-      ``accuracy`` (test accuracy after the last epoch), ``loss``, ``diverged`` (weights became
+      ``protocol`` (`PROTOCOLS`), ``threads`` (torch's intra-op threads while it trained: with
+      as many, `spec` and `train_member` retrain it bit for bit), ``accuracy`` (test accuracy
+      after the last epoch), ``loss``, ``diverged`` (weights became
       non-finite: the member's records are dropped and it takes no part in the analysis);
     - ``history``: ``member``, ``epoch``, ``loss``, ``accuracy``;
     - ``fluctuation``: ``member``, ``epoch``, ``layer`` (node layer 0..K), ``fluctuation`` and its
@@ -111,7 +138,7 @@ class Ensemble:
             raise ConfigurationError(f"no member {member!r} in this ensemble: members are 0..{len(self.members) - 1}")
         row = rows.iloc[0]
         return Member(int(row["member"]), str(row["init"]), float(row["scale"]), str(row["optimizer"]),
-                      int(row["epochs"]), int(row["seed"]))
+                      int(row["epochs"]), int(row["seed"]), str(row["protocol"]))
 
     def select(self, members: Iterable[int]) -> Ensemble:
         """The same records, of the given members only (e.g. one init scale, to analyse a stratum).
@@ -136,16 +163,18 @@ class Ensemble:
 
 def draw_population(
     size: int,
-    epochs: int,
+    epochs: int | None = None,
     seed: int = 0,
     *,
     min_epochs: int = 1,
     inits: Sequence[str] = INITS,
     scales: Sequence[float] = SCALES,
     optimizers: Sequence[str] = OPTIMIZERS,
+    protocol: str = "cntgraph",
 ) -> list[Member]:
     """``size`` members, each with an init family, scale and optimiser drawn uniformly, and a
-    number of epochs drawn uniformly from ``min_epochs..epochs``; deterministic given ``seed``.
+    number of epochs drawn uniformly from ``min_epochs..epochs`` (None: the protocol's most, see
+    `PROTOCOLS`); all trained by ``protocol``; deterministic given ``seed``.
 
     Example:
         >>> population = draw_population(3, epochs=5, seed=0)
@@ -156,6 +185,7 @@ def draw_population(
         True
     """
     whole_number("the ensemble size", size)
+    epochs = _protocol(protocol).epochs if epochs is None else epochs
     if not (whole_number("min_epochs", min_epochs) <= whole_number("epochs", epochs)):
         raise ConfigurationError(f"epochs must be whole numbers with 1 <= min_epochs <= epochs, got {min_epochs!r}..{epochs!r}")
     for name, chosen, known in (("init", inits, INITS), ("optimizer", optimizers, OPTIMIZERS)):
@@ -173,17 +203,20 @@ def draw_population(
             optimizer=str(rng.choice(list(optimizers))),
             epochs=int(rng.integers(min_epochs, epochs + 1)),
             seed=int(rng.integers(2**31)),
+            protocol=protocol,
         )
         for index in range(size)
     ]
 
 
-def initialise(model: nn.Module, init: str, scale: float, seed: int) -> nn.Module:
-    """Set every Linear/Conv2d weight by the papers' (Keras') initialiser and every bias to 0.
+def initialise(model: nn.Module, init: str, scale: float, seed: int, biases: bool = False) -> nn.Module:
+    """Set every Linear/Conv2d weight by the papers' (Keras') initialiser, and every bias to 0 (or,
+    with ``biases``, by the same initialiser, as the reference code did).
 
     ``normal``: N(0, scale); ``uniform``: U(-scale, scale); ``truncated_normal``: N(0, scale)
     cut at 2 scale; ``variance_scaling``: Keras' default, a normal of std sqrt(scale / fan_in) / 0.8796
-    cut at 2 std (fan_in = inputs per output unit). Returns ``model``.
+    cut at 2 std (fan_in = inputs per output unit; for a bias, as Keras counts a vector, its
+    length). Returns ``model``.
 
     Example:
         >>> net = initialise(nn.Linear(400, 400), "uniform", 0.05, seed=0)
@@ -197,18 +230,24 @@ def initialise(model: nn.Module, init: str, scale: float, seed: int) -> nn.Modul
         for module in model.modules():
             if not isinstance(module, (nn.Linear, nn.Conv2d)):
                 continue
-            weight = module.weight
-            if init == "normal":
-                nn.init.normal_(weight, 0.0, scale, generator=generator)
-            elif init == "uniform":
-                nn.init.uniform_(weight, -scale, scale, generator=generator)
-            else:
-                fan_in = weight[0].numel()
-                std = scale if init == "truncated_normal" else math.sqrt(scale / fan_in) / 0.87962566103423978
-                nn.init.trunc_normal_(weight, 0.0, std, -2 * std, 2 * std, generator=generator)
-            if module.bias is not None:
+            _draw(module.weight, init, scale, generator)
+            if module.bias is not None and biases:
+                _draw(module.bias, init, scale, generator)
+            elif module.bias is not None:
                 nn.init.zeros_(module.bias)
     return model
+
+
+def _draw(tensor: torch.Tensor, init: str, scale: float, generator: torch.Generator) -> None:
+    """Fill ``tensor`` in place by the initialiser ``init`` at ``scale`` (see `initialise`)."""
+    if init == "normal":
+        nn.init.normal_(tensor, 0.0, scale, generator=generator)
+    elif init == "uniform":
+        nn.init.uniform_(tensor, -scale, scale, generator=generator)
+    else:
+        fan_in = tensor[0].numel() if tensor.dim() > 1 else tensor.numel()
+        std = scale if init == "truncated_normal" else math.sqrt(scale / fan_in) / 0.87962566103423978
+        nn.init.trunc_normal_(tensor, 0.0, std, -2 * std, 2 * std, generator=generator)
 
 
 def build_member(member: Member, architecture: Architecture = "mlp") -> nn.Module:
@@ -221,7 +260,8 @@ def build_member(member: Member, architecture: Architecture = "mlp") -> nn.Modul
     """
     if architecture not in ARCHITECTURES:
         raise ConfigurationError(f"architecture must be one of {list(ARCHITECTURES)}, got {architecture!r}")
-    return initialise(ARCHITECTURES[architecture](), member.init, member.scale, member.seed)
+    protocol = _protocol(member.protocol)
+    return initialise(ARCHITECTURES[architecture](), member.init, member.scale, member.seed, biases=protocol.init_biases)
 
 
 #: weight-shuffled networks per member and epoch for the null model (a few ms an epoch for the MLP)
@@ -261,7 +301,10 @@ def train_member(
         if on_epoch is not None:
             on_epoch(epoch, loss, acc)
 
-    train(model, data, member.epochs, optimizer=member.optimizer, seed=member.seed, on_epoch=measure)
+    protocol = _protocol(member.protocol)
+    train(model, data, member.epochs, optimizer=member.optimizer, seed=member.seed, on_epoch=measure,
+          batch_size=protocol.batch_size, momentum=protocol.sgd_momentum,
+          lr=protocol.sgd_lr if member.optimizer == "sgd" else protocol.adam_lr)
     frames = {name: _ordered(pd.concat(parts, ignore_index=True)) for name, parts in records.items()}
     values = layer_parameters(last[0])
     frames["final_weights"] = pd.DataFrame({
@@ -309,10 +352,11 @@ def train_population(
                 run = f"{run_prefix}-{member.member:04d}"
                 records = _train_recorded(member, model, data, graph, sample, run, null_draws)
         except MetricError:
-            rows.append({**asdict(member), "accuracy": np.nan, "loss": np.nan, "diverged": True})
+            rows.append({**asdict(member), "threads": torch.get_num_threads(), "accuracy": np.nan, "loss": np.nan, "diverged": True})
             continue
         final = records["history"].iloc[-1]
-        rows.append({**asdict(member), "accuracy": final["accuracy"], "loss": final["loss"], "diverged": False})
+        rows.append({**asdict(member), "threads": torch.get_num_threads(), "accuracy": final["accuracy"],
+                     "loss": final["loss"], "diverged": False})
         parts.append(records)
         bar.set_postfix(accuracy=f"{final['accuracy']:.3f}")
     if not parts:
@@ -337,6 +381,12 @@ def _train_recorded(
             member, model, data, on_epoch=lambda epoch, loss, acc: recorder.capture(epoch, loss=loss, accuracy=acc),
             null_draws=null_draws,
         )
+
+
+def _protocol(name: str) -> Protocol:
+    if name not in PROTOCOLS:
+        raise ConfigurationError(f"protocol must be one of {list(PROTOCOLS)}, got {name!r}")
+    return PROTOCOLS[name]
 
 
 def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
