@@ -376,12 +376,18 @@ def _ensemble(args: argparse.Namespace) -> int:
     from cntgraph.studies.ensemble import PROTOCOLS, run_ensemble
 
     epochs = args.epochs if args.epochs is not None else PROTOCOLS[args.protocol].epochs
-    print(f"cntgraph ensemble: {args.size} {args.model.upper()}s learn scikit-learn's 8x8 digits for "
+    data = None
+    if args.data is not None:
+        from cntgraph.studies.data import load_split
+
+        data = load_split(args.data)
+    learned = "scikit-learn's 8x8 digits" if data is None else f"{args.data} ({len(data.y_train)} samples of shape {data.input_shape})"
+    print(f"cntgraph ensemble: {args.size} {args.model.upper()}s learn {learned} for "
           f"{args.min_epochs} to {epochs} epochs each ({args.protocol} protocol, seed {args.seed}), grouped in test-accuracy "
           f"buckets of {args.bucket_width:g}.")
     chosen = {"inits": args.inits, "scales": args.scales, "optimizers": args.optimizers}
     options = {
-        "size": args.size, "epochs": epochs, "protocol": args.protocol, "min_epochs": args.min_epochs, "bucket_width": args.bucket_width,
+        "size": args.size, "epochs": epochs, "protocol": args.protocol, "data": data, "min_epochs": args.min_epochs, "bucket_width": args.bucket_width,
         "seed": args.seed, "architecture": args.model, "min_members": args.min_members, "bins": args.bins, "null_draws": args.null_draws,
         "estimator": args.estimator,
         "out": args.out, "threads": args.threads, "per_scale": not args.pooled, **{name: value for name, value in chosen.items() if value is not None},
@@ -453,6 +459,9 @@ def _add_ensemble_command(commands: argparse._SubParsersAction) -> None:
     ensemble.add_argument("--bins", type=int, default=32, help="most bins of the divergence grid (default 32)")
     ensemble.add_argument("--null-draws", type=int, default=20,
                           help="weight-shuffled copies per network and epoch for the null model (default 20; 0: none)")
+    ensemble.add_argument("--data", type=Path, metavar="FILE.pt",
+                          help="train on your own data: a file saved with torch.save({'x_train': ..., 'y_train': ..., "
+                               "'x_test': ..., 'y_test': ...}) (default: scikit-learn's digits)")
     ensemble.add_argument("--pooled", action="store_true",
                           help="bucket all init scales together (default: each scale on its own, as the reference code did)")
     ensemble.add_argument("--estimator", choices=("histogram", "kde", "kde_reference"), default="histogram",

@@ -7,27 +7,21 @@ networks and small CNNs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import math
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from cntgraph.errors import ConfigurationError
+from cntgraph.studies.data import Split
+
+#: the digits' split (float32 images (N, 1, 8, 8) in [0, 1] and labels): a `Split`, under its old name
+Digits = Split
 
 
-@dataclass(frozen=True)
-class Digits:
-    """Train and test split of the digits, as float32 images (N, 1, 8, 8) in [0, 1] and labels."""
-
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-
-
-def load_digits(test_fraction: float = 0.2, seed: int = 0) -> Digits:
+def load_digits(test_fraction: float = 0.2, seed: int = 0) -> Split:
     """The scikit-learn digits, shuffled with ``seed`` and split.
 
     Example:
@@ -42,11 +36,12 @@ def load_digits(test_fraction: float = 0.2, seed: int = 0) -> Digits:
     images = torch.tensor(bunch.images[order] / 16.0, dtype=torch.float32).unsqueeze(1)
     labels = torch.tensor(bunch.target[order], dtype=torch.long)
     cut = len(labels) - int(round(test_fraction * len(labels)))
-    return Digits(images[:cut], labels[:cut], images[cut:], labels[cut:])
+    return Split(images[:cut], labels[:cut], images[cut:], labels[cut:])
 
 
-def mlp(width: int = 32, depth: int = 2) -> nn.Sequential:
-    """A fully connected network on the flattened 8x8 image: ``depth`` hidden ReLU layers.
+def mlp(width: int = 32, depth: int = 2, inputs: int = 64, classes: int = 10) -> nn.Sequential:
+    """A fully connected network on the flattened input (``inputs`` values, the 8x8 image by
+    default): ``depth`` hidden ReLU layers of ``width``, then ``classes`` outputs.
 
     Example:
         >>> mlp(32, 2)
@@ -60,24 +55,33 @@ def mlp(width: int = 32, depth: int = 2) -> nn.Sequential:
         )
     """
     layers: list[nn.Module] = [nn.Flatten()]
-    fan_in = 64
+    fan_in = inputs
     for _ in range(depth):
         layers += [nn.Linear(fan_in, width), nn.ReLU()]
         fan_in = width
-    return nn.Sequential(*layers, nn.Linear(fan_in, 10))
+    return nn.Sequential(*layers, nn.Linear(fan_in, classes))
 
 
-def cnn(channels: int = 8, dense: int = 64) -> nn.Sequential:
-    """Two 3x3 convolutions (stride 1, no padding) then two dense layers, as in the papers' CNNs."""
+def cnn(channels: int = 8, dense: int = 64, input_shape: Sequence[int] = (1, 8, 8), classes: int = 10) -> nn.Sequential:
+    """Two 3x3 convolutions (stride 1, no padding) then two dense layers, as in the papers' CNNs,
+    for images of ``input_shape`` (C, H, W), at least 5x5.
+
+    Example:
+        >>> cnn(4, 16, (3, 10, 10), classes=5)[5]
+        Linear(in_features=288, out_features=16, bias=True)
+    """
+    c, h, w = input_shape
+    if h < 5 or w < 5:
+        raise ConfigurationError(f"the CNN needs images of at least 5x5 pixels (two 3x3 convolutions), got {h}x{w}")
     return nn.Sequential(
-        nn.Conv2d(1, channels, 3),
+        nn.Conv2d(c, channels, 3),
         nn.ReLU(),
         nn.Conv2d(channels, 2 * channels, 3),
         nn.ReLU(),
         nn.Flatten(),
-        nn.Linear(2 * channels * 4 * 4, dense),
+        nn.Linear(2 * channels * math.prod((h - 4, w - 4)), dense),
         nn.ReLU(),
-        nn.Linear(dense, 10),
+        nn.Linear(dense, classes),
     )
 
 
@@ -86,7 +90,7 @@ EpochHook = Callable[[int, float, float], None]
 
 def train(
     model: nn.Module,
-    data: Digits,
+    data: Split,
     epochs: int,
     *,
     optimizer: str = "adam",
@@ -121,7 +125,7 @@ def train(
     return history
 
 
-def accuracy(model: nn.Module, data: Digits) -> float:
+def accuracy(model: nn.Module, data: Split) -> float:
     """Fraction of test images classified correctly."""
     model.eval()
     with torch.no_grad():

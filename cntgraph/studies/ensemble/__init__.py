@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cntgraph.studies.ensemble.analysis import (
     Analysis,
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from cntgraph.core.divergence import Estimator
     from cntgraph.core.sampling import Sampler
     from cntgraph.store.graph import Graph
+    from cntgraph.studies.data import Split
 
 __all__ = [
     "INITS", "SCALES", "OPTIMIZERS", "PROTOCOLS", "Member", "Ensemble", "draw_population", "initialise", "build_member",
@@ -88,6 +89,7 @@ def run_ensemble(
     null_draws: int = NULL_DRAWS,
     per_scale: bool = True,
     protocol: str = "cntgraph",
+    data: Split | Sequence[Any] | None = None,
     out: Path | None = None,
     graph: Graph | None = None,
     sample: Sampler | None = None,
@@ -105,7 +107,9 @@ def run_ensemble(
     beside them.
 
     See `draw_population` (``size``, ``epochs``, ``min_epochs``, ``seed``, ``inits``, ``scales``,
-    ``optimizers``, ``protocol``: ours, or the reference code's, see `PROTOCOLS`), `train_population` (``architecture``, ``graph``, ``sample``, ``null_draws``), `analyse`
+    ``optimizers``, ``protocol``: ours, or the reference code's, see `PROTOCOLS`), `train_population` (``architecture``, ``data``: the digits by default, or a
+    `Split`, four tensors ``(x_train, y_train, x_test, y_test)`` or two torch Datasets; ``graph``,
+    ``sample``, ``null_draws``), `analyse`
     (``bucket_width``, ``min_members``, ``bins``, ``estimator``) and `plot_ensemble` (``out``). Torch runs on
     ``threads`` threads meanwhile (None: leave as is; small nets train fastest on one).
 
@@ -120,7 +124,7 @@ def run_ensemble(
     )
     with torch_threads(threads):
         ensemble = train_population(
-            population, architecture, graph=graph, sample=sample, run_prefix=run_prefix, null_draws=null_draws,
+            population, architecture, data, graph=graph, sample=sample, run_prefix=run_prefix, null_draws=null_draws,
             progress=progress,
         )
     options = {"min_members": min_members, "bins": bins, "estimator": estimator, "progress": progress}

@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -30,7 +30,8 @@ from cntgraph.errors import ConfigurationError, MetricError
 from cntgraph.model.metrics import layer_parameters, node_strength
 from cntgraph.model.snapshot import take_snapshot
 from cntgraph.model.tracing import trace
-from cntgraph.studies.digits import Digits, EpochHook, cnn, load_digits, mlp, train
+from cntgraph.studies.data import Split, as_split
+from cntgraph.studies.digits import EpochHook, cnn, load_digits, mlp, train
 
 if TYPE_CHECKING:
     from cntgraph.core.sampling import Sampler
@@ -56,7 +57,11 @@ SCALES = (0.05, 0.5, 5.0)
 OPTIMIZERS = ("sgd", "adam")
 INPUT_SHAPE = (1, 8, 8)
 _RECORDS = ("members", "history", "fluctuation", "strengths", "weights", "final_weights")
-ARCHITECTURES: dict[str, Callable[[], nn.Module]] = {"mlp": lambda: mlp(32, 2), "cnn": lambda: cnn(8, 64)}
+#: the networks of a population, for samples of a shape and a number of classes
+ARCHITECTURES: dict[str, Callable[[tuple[int, ...], int], nn.Module]] = {
+    "mlp": lambda shape, classes: mlp(32, 2, math.prod(shape), classes),
+    "cnn": lambda shape, classes: cnn(8, 64, shape, classes),
+}
 Architecture = Literal["mlp", "cnn"]
 
 
@@ -116,7 +121,8 @@ class Ensemble:
       `cntgraph.core.metrics.summary_stats` of its weights and biases;
     - ``final_weights``: ``member``, ``layer``, ``w``: every weight and bias at the member's last epoch.
 
-    Epoch e is the state after e + 1 epochs of training, as in `cntgraph.Recorder`.
+    Epoch e is the state after e + 1 epochs of training, as in `cntgraph.Recorder`. ``input_shape``
+    and ``classes`` are those of the data it trained on.
     """
 
     architecture: str
@@ -126,6 +132,8 @@ class Ensemble:
     strengths: pd.DataFrame
     weights: pd.DataFrame
     final_weights: pd.DataFrame
+    input_shape: tuple[int, ...] = INPUT_SHAPE
+    classes: int = 10
 
     def spec(self, member: int) -> Member:
         """How ``member`` was drawn, to build and train it again (`build_member`, `train_member`).
@@ -148,7 +156,8 @@ class Ensemble:
         """
         keep = set(members)
         frames = {name: getattr(self, name) for name in _RECORDS}
-        return Ensemble(self.architecture, **{name: f[f["member"].isin(keep)].reset_index(drop=True) for name, f in frames.items()})
+        kept = {name: f[f["member"].isin(keep)].reset_index(drop=True) for name, f in frames.items()}
+        return Ensemble(self.architecture, **kept, input_shape=self.input_shape, classes=self.classes)
 
     def final(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The rows of ``frame`` (one of the per-epoch records) at each member's last epoch.
@@ -250,8 +259,11 @@ def _draw(tensor: torch.Tensor, init: str, scale: float, generator: torch.Genera
         nn.init.trunc_normal_(tensor, 0.0, std, -2 * std, 2 * std, generator=generator)
 
 
-def build_member(member: Member, architecture: Architecture = "mlp") -> nn.Module:
-    """The untrained network of ``member``: the architecture, initialised by `initialise`.
+def build_member(
+    member: Member, architecture: Architecture = "mlp", input_shape: Sequence[int] = INPUT_SHAPE, classes: int = 10
+) -> nn.Module:
+    """The untrained network of ``member``: the architecture for samples of ``input_shape`` and
+    ``classes`` classes (the digits' by default), initialised by `initialise`.
 
     Example:
         >>> net = build_member(Member(0, "uniform", 0.05, "sgd", 1, seed=3))
@@ -261,7 +273,8 @@ def build_member(member: Member, architecture: Architecture = "mlp") -> nn.Modul
     if architecture not in ARCHITECTURES:
         raise ConfigurationError(f"architecture must be one of {list(ARCHITECTURES)}, got {architecture!r}")
     protocol = _protocol(member.protocol)
-    return initialise(ARCHITECTURES[architecture](), member.init, member.scale, member.seed, biases=protocol.init_biases)
+    model = ARCHITECTURES[architecture](tuple(input_shape), classes)
+    return initialise(model, member.init, member.scale, member.seed, biases=protocol.init_biases)
 
 
 #: weight-shuffled networks per member and epoch for the null model (a few ms an epoch for the MLP)
@@ -269,7 +282,7 @@ NULL_DRAWS = 20
 
 
 def train_member(
-    member: Member, model: nn.Module, data: Digits, on_epoch: EpochHook | None = None, null_draws: int = NULL_DRAWS
+    member: Member, model: nn.Module, data: Split, on_epoch: EpochHook | None = None, null_draws: int = NULL_DRAWS
 ) -> dict[str, pd.DataFrame]:
     """Train ``model`` (from `build_member`) as ``member`` says, taking its exact metrics after every epoch.
 
@@ -285,7 +298,7 @@ def train_member(
         >>> sorted(records), records["fluctuation"]["epoch"].unique().tolist()
         (['final_weights', 'fluctuation', 'history', 'strengths', 'weights'], [0, 1])
     """
-    topology = trace(model, INPUT_SHAPE)
+    topology = trace(model, data.input_shape)
     records: dict[str, list[pd.DataFrame]] = {"history": [], "fluctuation": [], "strengths": [], "weights": []}
     last: list[Snapshot] = []
 
@@ -318,7 +331,7 @@ def train_member(
 def train_population(
     population: Sequence[Member],
     architecture: Architecture = "mlp",
-    data: Digits | None = None,
+    data: Split | Sequence[Any] | None = None,
     *,
     graph: Graph | None = None,
     sample: Sampler | None = None,
@@ -330,7 +343,9 @@ def train_population(
 
     With a ``graph``, every member is also recorded into Neo4j by a `cntgraph.Recorder` as run
     ``{run_prefix}-{member:04d}`` (``sample``: the stored neurons, default all), overwriting a run
-    of that name (with the same null model per epoch). ``data`` defaults to `load_digits()`;
+    of that name (with the same null model per epoch). ``data`` defaults to `load_digits()`; any
+    other (a `Split`, four tensors or two torch Datasets, see `cntgraph.studies.data.as_split`)
+    sizes the architecture's input and outputs;
     ``null_draws``: see `train_member`.
 
     Example:
@@ -340,11 +355,11 @@ def train_population(
         True
     """
     checked_draws(null_draws)
-    data = data if data is not None else load_digits()
+    data = as_split(data) if data is not None else load_digits()
     rows, parts = [], []
     bar = tqdm(population, desc=f"training {architecture} ensemble", unit="net", disable=not progress)
     for member in bar:
-        model = build_member(member, architecture)
+        model = build_member(member, architecture, data.input_shape, data.classes)
         try:
             if graph is None:
                 records = train_member(member, model, data, null_draws=null_draws)
@@ -362,11 +377,11 @@ def train_population(
     if not parts:
         raise MetricError(f"all {len(population)} members diverged (non-finite weights): nothing to analyse")
     frames = {name: pd.concat([p[name] for p in parts], ignore_index=True) for name in parts[0]}
-    return Ensemble(architecture=architecture, members=pd.DataFrame(rows), **frames)
+    return Ensemble(architecture=architecture, members=pd.DataFrame(rows), **frames, input_shape=data.input_shape, classes=data.classes)
 
 
 def _train_recorded(
-    member: Member, model: nn.Module, data: Digits, graph: Graph, sample: Sampler | None, run: str, null_draws: int
+    member: Member, model: nn.Module, data: Split, graph: Graph, sample: Sampler | None, run: str, null_draws: int
 ) -> dict[str, pd.DataFrame]:
     """`train_member`, recording every epoch into Neo4j as ``run`` too."""
     from cntgraph.core.sampling import Full
@@ -374,7 +389,7 @@ def _train_recorded(
 
     # members are small and many: a writer process each would cost more to start than it saves
     with Recorder(
-        model, run, INPUT_SHAPE, graph=graph, sample=sample or Full(), if_exists="overwrite", progress=False,
+        model, run, data.input_shape, graph=graph, sample=sample or Full(), if_exists="overwrite", progress=False,
         writer_process=False, null_draws=null_draws,
     ) as recorder:
         return train_member(
