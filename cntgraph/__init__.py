@@ -46,6 +46,7 @@ _EXPORTS: dict[str, str] = {
     "link_assortativity": "cntgraph.model.metrics",
     "network_assortativity": "cntgraph.model.metrics",
     "null_model": "cntgraph.model.metrics",
+    "individual_analysis": "cntgraph.model.metrics",
     "register_wiring": "cntgraph.model.tracing",
     "register_links": "cntgraph.model.tracing",
     "trace": "cntgraph.model.tracing",

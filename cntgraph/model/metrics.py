@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from cntgraph.core import metrics, null_models, weighted_measures
+from cntgraph.core import individual, metrics, null_models, weighted_measures
+from cntgraph.core.divergence import Estimator
 from cntgraph.core.metrics import Bins, LayerParameters, fixed_bins  # noqa: F401 - fixed_bins: the examples
 from cntgraph.core.network import Snapshot, require_finite
 from cntgraph.errors import ConfigurationError
@@ -32,6 +33,7 @@ __all__ = [
     "link_assortativity",
     "network_assortativity",
     "null_model",
+    "individual_analysis",
 ]
 
 ModelOrSnapshot = nn.Module | Snapshot
@@ -200,6 +202,26 @@ def null_model(
         ['layer', 'fluctuation', 'null_mean', 'null_std', 'z', 'ratio', 'iid', 'iid_ratio']
     """
     return null_models.null_model(as_snapshot(model_or_snapshot, input_shape), draws, seed)
+
+
+def individual_analysis(
+    model_or_snapshot: ModelOrSnapshot,
+    input_shape: Sequence[int] | None = None,
+    *,
+    bins: int = 32,
+    estimator: Estimator = "histogram",
+) -> pd.DataFrame:
+    """One network's layers against each other: ``quantity`` (weight, strength), ``layer_a``,
+    ``layer_b``, ``estimator``, ``bins``, ``jeffreys``, ``jensen_shannon``.
+
+    See :func:`cntgraph.core.individual.individual_analysis`; call it at every epoch to follow it.
+
+    Example:
+        >>> net = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
+        >>> individual_analysis(net, input_shape=(4,))[["quantity", "layer_a", "layer_b"]].values.tolist()
+        [['weight', 1, 2], ['strength', 0, 1], ['strength', 0, 2], ['strength', 1, 2]]
+    """
+    return individual.individual_analysis(as_snapshot(model_or_snapshot, input_shape), bins, estimator)
 
 
 def _finite_parameters(path: str, module: nn.Linear | nn.Conv2d) -> np.ndarray:

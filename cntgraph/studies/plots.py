@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -196,37 +197,66 @@ def divergence_heatmaps(
         >>> divergence_heatmaps(frame, Path("/tmp/divergence.png"), 0.5).name
         'divergence.png'
     """
+    what = f"{measure.replace('_', '-').capitalize()} divergence between accuracy buckets"
+    return _pair_heatmaps(frame, path, measure, "layer", ("bucket_a", "bucket_b"), lambda b: _bucket_label(b, bucket_width),
+                          title or what + _estimator(frame))
+
+
+def layer_divergence_heatmaps(frame: pd.DataFrame, path: Path, measure: str = "jeffreys", title: str | None = None) -> Path:
+    """One network's layers against each other: one row of panels per quantity, one column per epoch.
+
+    ``frame`` has columns ``quantity``, ``epoch``, ``layer_a``, ``layer_b`` and ``measure`` (as
+    :func:`cntgraph.core.individual.individual_analysis`, one per epoch). One colour scale for all panels.
+
+    Example:
+        >>> frame = pd.DataFrame({"quantity": "strength", "epoch": [0, 0, 0], "layer_a": [0, 0, 1],
+        ...                       "layer_b": [1, 2, 2], "jeffreys": [0.1, 2.0, 1.0]})
+        >>> layer_divergence_heatmaps(frame, Path("/tmp/layers.png")).name
+        'layers.png'
+    """
+    what = f"{measure.replace('_', '-').capitalize()} divergence between layers"
+    return _pair_heatmaps(frame, path, measure, "epoch", ("layer_a", "layer_b"), str, title or what + _estimator(frame))
+
+
+def _estimator(frame: pd.DataFrame) -> str:
+    return f" ({frame['estimator'].iloc[0]} densities)" if "estimator" in frame and len(frame) else ""
+
+
+def _pair_heatmaps(
+    frame: pd.DataFrame, path: Path, measure: str, panel: str, pair: tuple[str, str], label: Callable[[Any], str], title: str
+) -> Path:
+    """Symmetric matrices of ``measure`` between the values of the ``pair`` columns: a panel per
+    quantity (rows) and value of ``panel`` (columns), one colour scale for all."""
     plt = _pyplot()
     quantities = list(dict.fromkeys(frame["quantity"]))
-    layers = sorted(frame["layer"].unique())
-    buckets = sorted(set(frame["bucket_a"]) | set(frame["bucket_b"]))
-    labels = [_bucket_label(b, bucket_width) for b in buckets]
+    columns = sorted(frame[panel].unique())
+    keys = sorted(set(frame[pair[0]]) | set(frame[pair[1]]))
+    labels = [label(key) for key in keys]
     values = frame[measure].to_numpy(dtype=np.float64)
     finite = values[np.isfinite(values)]
     top = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
     infinite = bool(np.isinf(values).any())  # a KDE that underflows: drawn in the colour beyond the scale
     colours = plt.get_cmap("magma").with_extremes(over="deepskyblue", bad="lightgrey")
     with plt.rc_context({**_STYLE, "axes.grid": False}):
-        size = 0.15 * len(buckets) + 1.5
-        figure, axes = plt.subplots(len(quantities), len(layers), figsize=(size * len(layers) + 1.5, size * len(quantities)),
+        size = 0.15 * len(keys) + 1.5
+        figure, axes = plt.subplots(len(quantities), len(columns), figsize=(size * len(columns) + 1.5, size * len(quantities)),
                                     squeeze=False, layout="constrained")
         for row, quantity in zip(axes, quantities, strict=True):
-            for axis, layer in zip(row, layers, strict=True):
-                part = frame[(frame["quantity"] == quantity) & (frame["layer"] == layer)]
+            for axis, column in zip(row, columns, strict=True):
+                part = frame[(frame["quantity"] == quantity) & (frame[panel] == column)]
                 if part.empty:
                     axis.set_axis_off()
                     continue
-                matrix = np.zeros((len(buckets), len(buckets)))
-                for a, b, value in part[["bucket_a", "bucket_b", measure]].itertuples(index=False):
-                    matrix[buckets.index(a), buckets.index(b)] = matrix[buckets.index(b), buckets.index(a)] = value
+                matrix = np.zeros((len(keys), len(keys)))
+                for a, b, value in part[[*pair, measure]].itertuples(index=False):
+                    matrix[keys.index(a), keys.index(b)] = matrix[keys.index(b), keys.index(a)] = value
                 image = axis.imshow(matrix, cmap=colours, vmin=0.0, vmax=top)
-                axis.set_xticks(range(len(buckets)), labels, rotation=90, fontsize=6)
-                axis.set_yticks(range(len(buckets)), labels, fontsize=6)
-                axis.set_title(f"{quantity}, layer {layer}", fontsize=9)
+                axis.set_xticks(range(len(keys)), labels, rotation=90, fontsize=6)
+                axis.set_yticks(range(len(keys)), labels, fontsize=6)
+                axis.set_title(f"{quantity}, {panel} {column}", fontsize=9)
         figure.colorbar(image, ax=axes, shrink=0.6, label=measure.replace("_", "-") + (" (blue: infinite)" if infinite else ""),
                         extend="max" if infinite else "neither")
-        estimator = f" ({frame['estimator'].iloc[0]} densities)" if "estimator" in frame else ""
-        figure.suptitle(title or f"{measure.replace('_', '-').capitalize()} divergence between accuracy buckets{estimator}")
+        figure.suptitle(title)
         return _save(figure, path)
 
 

@@ -1,9 +1,11 @@
 """``cntgraph report``: the figures of one recorded run, read back from Neo4j.
 
-Four figures: the fluctuation of every node layer over the epochs; the distributions of node
+Five figures: the fluctuation of every node layer over the epochs; the distributions of node
 strength and of link weights at chosen epochs (the exact histograms stored per layer and epoch,
-counted over every unit and weight on the run's fixed bins, whatever the sample); and the stored
-neurons whose strength changed most between the first and the last chosen epoch.
+counted over every unit and weight on the run's fixed bins, whatever the sample); the stored
+neurons whose strength changed most between the first and the last chosen epoch; and the
+individual analysis at the chosen epochs (every layer's stored strengths and link weights against
+every other layer's, :mod:`cntgraph.core.individual`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cntgraph.core.individual import layer_divergences
 from cntgraph.store.graph import Graph
 from cntgraph.studies import plots
 
@@ -32,7 +35,10 @@ class ReportData:
     ``Graph.fluctuation``). ``strength`` and ``weights``: ``epoch``, ``layer``, ``edges``,
     ``counts`` (the stored histograms at ``epochs``; ``weights`` has no input layer). ``movers``:
     ``layer``, ``unit``, ``s_start``, ``s_end``, ``delta`` (``Graph.top_movers`` of every node
-    layer from epoch ``start`` to ``end``).
+    layer from epoch ``start`` to ``end``). ``layers``: ``epoch``, ``quantity``, ``layer_a``,
+    ``layer_b``, ``estimator``, ``bins``, ``jeffreys``, ``jensen_shannon``: the stored neurons'
+    strengths (``strength``) and the stored links' weights (``weight``; biases are not links) of
+    every pair of node layers at ``epochs`` (every unit and link of a ``Full()`` run, else the sample).
     """
 
     run: str
@@ -43,6 +49,7 @@ class ReportData:
     strength: pd.DataFrame
     weights: pd.DataFrame
     movers: pd.DataFrame
+    layers: pd.DataFrame
 
 
 def report_data(graph: Graph, run: str, epochs: Iterable[int] | None = None, top: int = DEFAULT_TOP) -> ReportData:
@@ -72,6 +79,7 @@ def report_data(graph: Graph, run: str, epochs: Iterable[int] | None = None, top
         strength=_histograms(histograms, "s"),
         weights=_histograms(histograms, "w"),
         movers=pd.concat(movers, ignore_index=True)[["layer", "unit", "s_start", "s_end", "delta"]],
+        layers=pd.concat([_individual(graph, run, epoch) for epoch in chosen], ignore_index=True),
     )
 
 
@@ -80,7 +88,7 @@ def write_report(
 ) -> list[Path]:
     """Write the report's PNG figures of ``run`` into ``out``; return their paths.
 
-    ``fluctuation.png``, ``strength.png``, ``weights.png`` and ``top-movers.png``, from
+    ``fluctuation.png``, ``strength.png``, ``weights.png``, ``top-movers.png`` and ``layers.png``, from
     :func:`report_data` (see there for ``epochs`` and ``top``).
 
     Example:
@@ -94,7 +102,24 @@ def write_report(
         plots.layer_histograms(data.strength, out / "strength.png", "node strength s", f"Node strength, {run}"),
         plots.layer_histograms(data.weights, out / "weights.png", "link weight w", f"Link weights and biases, {run}"),
         plots.top_movers(data.movers, out / "top-movers.png", f"Top movers of node strength, {run}, epoch {data.start} to {data.end}"),
+        plots.layer_divergence_heatmaps(data.layers, out / "layers.png",
+                                        title=f"Layers against each other (Jeffreys, stored sample), {run}"),
     ]
+
+
+def _individual(graph: Graph, run: str, epoch: int) -> pd.DataFrame:
+    """The stored strengths and link weights of every node layer at ``epoch``, layer against layer."""
+    strengths = graph.query("read/strengths", run=run, epochs=[epoch])
+    links = graph.query("read/epoch_weights", run=run, epoch=epoch)
+    samples = {
+        "strength": {int(layer): rows["s"].to_numpy(dtype=np.float64) for layer, rows in strengths.groupby("layer")},
+        "weight": {int(layer): np.concatenate([np.asarray(w, dtype=np.float64) for w in rows["w_in"]])
+                   for layer, rows in links.groupby("layer")},
+    }
+    return pd.concat(
+        [layer_divergences(values).assign(epoch=epoch, quantity=quantity) for quantity, values in samples.items()],
+        ignore_index=True,
+    )
 
 
 def _histograms(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from cntgraph.errors import QueryError
 from cntgraph.store.graph import Graph
 from cntgraph.studies.report import DEFAULT_TOP, report_data, write_report
 from tests.conftest import delete_run
+from tests.divergences import oracle
 from tests.store.test_graph import Params, _plan, float32, record, strengths
 
 pytestmark = pytest.mark.neo4j
@@ -92,6 +93,19 @@ def test_report_data_equals_the_metrics_by_definition(graph: Graph, tiny: str) -
         np.testing.assert_allclose(movers["delta"], (s[2][layer] - s[0][layer])[movers["unit"]])
 
 
+def test_individual_analysis_of_a_full_run_compares_every_strength_and_link_weight(graph: Graph, tiny: str) -> None:
+    data = report_data(graph, tiny, epochs=[0, 2])
+    for epoch in (0, 2):
+        s = strengths(tiny_params(epoch), INPUTS)
+        weights = {layer: tiny_params(epoch)[layer - 1][0].ravel() for layer in (1, 2)}  # links only: no biases
+        for quantity, samples, pairs in (("strength", dict(enumerate(s)), [(0, 1), (0, 2), (1, 2)]), ("weight", weights, [(1, 2)])):
+            rows = data.layers[(data.layers["epoch"] == epoch) & (data.layers["quantity"] == quantity)]
+            assert rows[["layer_a", "layer_b"]].values.tolist() == [list(pair) for pair in pairs]
+            for row, (a, b) in zip(rows.itertuples(index=False), pairs, strict=True):
+                expected = oracle(np.asarray(samples[a], dtype=np.float64), np.asarray(samples[b], dtype=np.float64))
+                assert row.jeffreys == pytest.approx(expected["jeffreys"], rel=1e-6)  # float32 weights stored as float64
+
+
 def test_histograms_seek_the_layer_state_key(graph: Graph, tiny: str) -> None:
     plan = _plan(graph, "read/histograms", run=tiny, epochs=[0, 2])
     assert any("NodeUniqueIndexSeek" in op and "LayerState(rid, layer, epoch)" in op for op in plan), "\n".join(plan)
@@ -121,9 +135,9 @@ def test_histograms_count_every_unit_of_a_sampled_run_and_movers_only_stored_one
         assert movers == expected_movers(s[0][layer], s[1][layer], units, k=1)
 
 
-def test_write_report_writes_four_pngs(graph: Graph, tiny: str, tmp_path: Path) -> None:
+def test_write_report_writes_five_pngs(graph: Graph, tiny: str, tmp_path: Path) -> None:
     paths = write_report(graph, tiny, tmp_path / "out", epochs=[0, 1, 2])
-    assert [path.name for path in paths] == ["fluctuation.png", "strength.png", "weights.png", "top-movers.png"]
+    assert [path.name for path in paths] == ["fluctuation.png", "strength.png", "weights.png", "top-movers.png", "layers.png"]
     for path in paths:
         assert path.parent == tmp_path / "out"
         assert path.read_bytes()[:8] == PNG
@@ -143,7 +157,7 @@ def test_cli_report_prints_the_paths(cli_env: None, capsys: pytest.CaptureFixtur
     assert main(["report", tiny, "--out", str(tmp_path), "--epochs", "0,2", "--top", "1"]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed == [f"Report of run {tiny!r}:"] + [
-        f"  {tmp_path / name}" for name in ("fluctuation.png", "strength.png", "weights.png", "top-movers.png")
+        f"  {tmp_path / name}" for name in ("fluctuation.png", "strength.png", "weights.png", "top-movers.png", "layers.png")
     ]
     assert all((tmp_path / name).read_bytes()[:8] == PNG for name in ("fluctuation.png", "top-movers.png"))
 
