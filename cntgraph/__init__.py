@@ -47,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "network_assortativity": "cntgraph.model.metrics",
     "null_model": "cntgraph.model.metrics",
     "individual_analysis": "cntgraph.model.metrics",
+    "activation_distributions": "cntgraph.model.metrics",
     "register_wiring": "cntgraph.model.tracing",
     "register_links": "cntgraph.model.tracing",
     "trace": "cntgraph.model.tracing",

@@ -52,6 +52,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
@@ -60,7 +61,7 @@ from torch.utils._pytree import tree_leaves
 from cntgraph.core.network import NodeLayer, Topology, WeightedLayer
 from cntgraph.errors import ConfigurationError, TopologyError
 
-__all__ = ["LinkAdapter", "register_links", "register_wiring", "trace", "weighted_modules"]
+__all__ = ["LinkAdapter", "NodeValues", "register_links", "register_wiring", "trace", "trace_values", "weighted_modules"]
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d)
@@ -129,17 +130,58 @@ def trace(model: nn.Module, input_shape: Sequence[int], fold_batchnorm: bool = T
         ('conv2d', (0, 0), (64,))
     """
     shape = _checked_input_shape(input_shape)
+    return _probed(model, torch.zeros((1, *shape), **_input_dtype_and_device(model)), fold_batchnorm, record=False)[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeValues:
+    """What every unit of every node layer held on a batch of inputs, as float64 arrays (samples, units).
+
+    ``strength[l]``: the value node layer l's links computed, sum_i w_ij a_i + b_j over its
+    incoming links (before any activation function; for a BatchNorm folded into the layer, after
+    it; for a recurrent layer, its output). ``activation[l]``: what its units passed on, the
+    tensor the next links read (after ReLU and the like; for the output layer, the model's
+    output). None where the forward pass does not show it (the input's strength; the inner layers
+    of a stacked RNN; one-hot inputs of an embedding).
+    """
+
+    topology: Topology
+    strength: list[np.ndarray | None]
+    activation: list[np.ndarray | None]
+
+
+def trace_values(model: nn.Module, inputs: torch.Tensor, fold_batchnorm: bool = True) -> NodeValues:
+    """`trace` on a batch of real ``inputs`` (eval mode, no gradients), keeping what every node layer held.
+
+    Example:
+        >>> net = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))
+        >>> _ = [nn.init.eye_(net[0].weight), nn.init.zeros_(net[0].bias)]
+        >>> values = trace_values(net, torch.tensor([[1.0, -2.0]]))
+        >>> values.strength[1].tolist(), values.activation[1].tolist(), values.activation[0].tolist()
+        ([[1.0, -2.0]], [[1.0, 0.0]], [[1.0, -2.0]])
+    """
+    if not isinstance(inputs, torch.Tensor) or inputs.dim() < 2 or len(inputs) == 0:
+        raise ConfigurationError(f"inputs must be a tensor of shape (samples, ...) with at least one sample, got {inputs!r:.80}")
+    topology, probe = _probed(model, inputs, fold_batchnorm, record=True)
+    return NodeValues(
+        topology,
+        [probe.strength_of(node) for node in topology.node_layers],
+        [probe.activation_of(node) for node in topology.node_layers],
+    )
+
+
+def _probed(model: nn.Module, batch: torch.Tensor, fold_batchnorm: bool, record: bool) -> tuple[Topology, _GraphProbe]:
+    """Run ``model`` on ``batch`` under a probe; the topology read, and the probe (holding any values recorded)."""
     modules = _checked_modules(model)
-    sample = torch.zeros((1, *shape), **_input_dtype_and_device(model))
-    probe = _GraphProbe(modules, sample, fold_batchnorm)
+    probe = _GraphProbe(modules, batch, fold_batchnorm, record)
     with _eval_mode(model), torch.no_grad(), _no_fused_attention(), _hooks(probe, model, modules), probe:
         try:
-            output = model(sample)
+            output = model(batch)
         except RuntimeError as error:
             raise TopologyError(
-                f"input_shape {shape} does not fit the model: forward failed {probe.where()}: {error}"
+                f"input_shape {tuple(batch.shape[1:])} does not fit the model: forward failed {probe.where()}: {error}"
             ) from error
-    return probe.topology(output)
+    return probe.topology(output), probe
 
 
 def weighted_modules(model: nn.Module) -> list[tuple[str, nn.Linear | nn.Conv1d | nn.Conv2d]]:
@@ -394,11 +436,16 @@ class _GraphProbe(TorchFunctionMode):
     a leaf are its own.
     """
 
-    def __init__(self, modules: dict[str, nn.Module], sample: torch.Tensor, fold_batchnorm: bool) -> None:
+    def __init__(self, modules: dict[str, nn.Module], sample: torch.Tensor, fold_batchnorm: bool, record: bool = False) -> None:
         super().__init__()
+        # with record: node layer -> the tensor its links computed, and the tensor that read its units
+        self.record = record
+        self.strengths: dict[int, torch.Tensor | None] = {}
+        self.activations: dict[int, torch.Tensor] = {}
         self.fold_batchnorm = fold_batchnorm
         self.modules = modules
         self.shape = tuple(sample.shape[1:])
+        self.batch = len(sample)
         self.nodes: list[NodeLayer] = [NodeLayer(0, "input", self.shape, math.prod(self.shape))]
         self.layers: list[WeightedLayer] = []
         # id(tensor) -> (the tensor, kept alive so that its id stays its own; its sources, or why it is unreadable)
@@ -454,7 +501,8 @@ class _GraphProbe(TorchFunctionMode):
             if isinstance(module, _NORMS) and self.fold_batchnorm and self._foldable(data):
                 self._fold(step, path, data, output)
                 return
-            sources = self._read(step, data)
+            links = isinstance(module, (_ATTENTION, nn.Embedding, *_RECURRENT, *_LINKED, *_NORMS, *_REGISTERED_LINKS))
+            sources = self._read(step, data, links)
             if isinstance(module, _ATTENTION):
                 self._attention(step, path, module, data, output, sources)
                 return
@@ -468,7 +516,7 @@ class _GraphProbe(TorchFunctionMode):
                 self._link(step, path, module, data, output, sources)
                 return
             if isinstance(module, nn.Flatten):
-                _check_batch_kept(step, output)
+                _check_batch_kept(step, output, self.batch)
             elif isinstance(module, tuple(_REGISTERED_WIRING)) and (
                 not isinstance(output, torch.Tensor) or output.shape != data.shape
             ):
@@ -505,10 +553,10 @@ class _GraphProbe(TorchFunctionMode):
         else:
             data = self._one_input(step, tensors)
             if name in _RESHAPE_FUNCTIONS:
-                _check_batch_kept(step, output)
+                _check_batch_kept(step, output, self.batch)
             elif name not in _SAME_SHAPE_FUNCTIONS or output.shape != data.shape:
                 raise TopologyError(f"{step} after {self.last_step} is not wiring cntgraph can read: {_SUPPORTED_TEXT}")
-            self._track(step, output, self._read(step, data), final=name in _OUTPUT_FUNCTIONS)
+            self._track(step, output, self._read(step, data, links=False), final=name in _OUTPUT_FUNCTIONS)
         return output
 
     def _check_called_once(self, step: str, path: str, module: nn.Module) -> None:
@@ -529,13 +577,26 @@ class _GraphProbe(TorchFunctionMode):
             )
         return tensors[0]
 
-    def _read(self, step: str, data: torch.Tensor) -> Sources:
-        """The sources of tracked ``data``, now read by ``step`` (so a BatchNorm can no longer fold into it)."""
+    def _read(self, step: str, data: torch.Tensor, links: bool = True) -> Sources:
+        """The sources of tracked ``data``, now read by ``step`` (so a BatchNorm can no longer fold into it);
+        ``links``: ``step`` makes links from them (not wiring)."""
         sources = self.tracked[id(data)][1]
         if isinstance(sources, str):
             raise TopologyError(f"{step} reads {sources}")
         self.unread.pop(id(data), None)
+        if self.record and links:  # the first read by links of a node layer's units is what they passed on
+            flat = data.reshape(len(data), -1)
+            sizes = [self.nodes[s].size for s in sources]
+            parts = torch.split(flat, sizes, dim=1) if flat.shape[1] == sum(sizes) else [flat]  # else not their units
+            for source, part in zip(sources, parts, strict=False):
+                self.activations.setdefault(source, part)
         return sources
+
+    def strength_of(self, node: NodeLayer) -> np.ndarray | None:
+        return _flat(self.strengths.get(node.index), node)
+
+    def activation_of(self, node: NodeLayer) -> np.ndarray | None:
+        return _flat(self.activations.get(node.index), node)
 
     def _track(self, step: str, output: Any, sources: Sources, final: bool = False) -> None:
         if not isinstance(output, torch.Tensor):
@@ -555,6 +616,8 @@ class _GraphProbe(TorchFunctionMode):
         unique = name if name not in taken else next(f"{name}_{n}" for n in range(2, len(taken) + 2) if f"{name}_{n}" not in taken)
         shape = tuple(output.shape[1:])
         self.nodes.append(NodeLayer(len(self.nodes), unique, shape, math.prod(shape)))
+        if self.record:
+            self.strengths[len(self.nodes) - 1] = output
         return len(self.nodes) - 1
 
     def _link(
@@ -604,6 +667,8 @@ class _GraphProbe(TorchFunctionMode):
                                              sources=sources, stack=stack))  # fmt: skip
             self.layers.append(WeightedLayer(index, path, "recurrent", out_shape, out_shape, (), (), (), 1, False, (),
                                              sources=(index,), stack=stack))  # fmt: skip
+            if self.record and stack < module.num_layers - 1:
+                self.strengths[index] = None  # only the last layer's states come out of the module
             in_shape, sources = out_shape, (index,)
         self._track(step, result, sources)
 
@@ -653,6 +718,8 @@ class _GraphProbe(TorchFunctionMode):
         position = self.unread.pop(id(data))
         layer = self.layers[position]
         self.layers[position] = dataclasses.replace(layer, folded=path, has_bias=True)
+        if self.record:
+            self.strengths[layer.index] = output
         self.tracked[id(data)] = (data, f"the output of module {layer.path!r} before {step}, which is folded into it")
         self._track(step, output, (layer.index,))
 
@@ -688,7 +755,7 @@ class _GraphProbe(TorchFunctionMode):
                 f"{step} is read only when it joins tensors computed from the input along dimension 1 (the "
                 f"channels or features), got dim={dim}: {_SUPPORTED_TEXT}"
             )
-        sources = tuple(s for part in parts for s in self._read(step, part))
+        sources = tuple(s for part in parts for s in self._read(step, part, links=False))
         if len(set(sources)) != len(sources):
             raise TopologyError(f"{step} joins node layers {sources}, some twice: {_SUPPORTED_TEXT}")
         self._track(step, output, sources)
@@ -714,10 +781,17 @@ class _GraphProbe(TorchFunctionMode):
         return topology
 
 
-def _check_batch_kept(step: str, output: torch.Tensor) -> None:
-    if output.dim() < 2 or output.shape[0] != 1:
+def _flat(values: torch.Tensor | None, node: NodeLayer) -> np.ndarray | None:
+    """``values`` as float64 (samples, units) in the node layer's flat unit order; None if they are not its units."""
+    if values is None or values[0].numel() != node.size:
+        return None
+    return values.detach().reshape(len(values), -1).to(torch.float64).cpu().numpy()
+
+
+def _check_batch_kept(step: str, output: torch.Tensor, batch: int) -> None:
+    if output.dim() < 2 or output.shape[0] != batch:
         raise TopologyError(
-            f"{step} does not keep the batch dimension (shape {tuple(output.shape)} for a batch of 1)"
+            f"{step} does not keep the batch dimension (shape {tuple(output.shape)} for a batch of {batch})"
         )
 
 

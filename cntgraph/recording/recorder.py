@@ -24,9 +24,11 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import torch
 from torch import nn
 
 from cntgraph.checks import whole_number
+from cntgraph.core.activations import activation_summaries
 from cntgraph.core.network import Snapshot, Topology
 from cntgraph.core.null_models import checked_draws
 from cntgraph.core.sampling import Sampler, Uniform
@@ -42,10 +44,16 @@ from cntgraph.model.snapshot import (
     snapshot_of,
     take_snapshot,
 )
-from cntgraph.model.tracing import trace
+from cntgraph.model.tracing import trace, trace_values
 from cntgraph.recording.replay import REFUSED, replay_file, set_aside
 from cntgraph.recording.worker import RecordsWorker, WorkerGone
-from cntgraph.records.build import RunLayout, build_records, layout, new_layout
+from cntgraph.records.build import (
+    LayerProps,
+    RunLayout,
+    build_records,
+    layout,
+    new_layout,
+)
 from cntgraph.records.epoch import EpochRecords
 from cntgraph.records.spool import save, spool_folder
 from cntgraph.server.connect import connect
@@ -89,6 +97,10 @@ class Recorder:
     (``fluctuation_iid``); ``null_draws`` (0, or at least 2) also stores a weight-shuffled null of
     that many networks per epoch (``fluctuation_null_mean``, ``_null_std``, ``fluctuation_z``;
     see :func:`cntgraph.core.null_models.null_model`), at the cost of as many strength computations.
+    Given ``data`` (a batch of inputs, e.g. 256 training samples), every capture also runs it through
+    the model (eval mode, no gradients, in the training process) and stores, per layer, the
+    distribution of the neurons' activations and input-weighted strengths on it (``activation_*``,
+    ``input_strength_*``; see :mod:`cntgraph.core.activations`).
 
     Example:
         with cntgraph.Recorder(model, "mlp-1", input_shape=(784,), sample=cntgraph.Uniform(256)) as rec:
@@ -117,6 +129,7 @@ class Recorder:
         fold_batchnorm: bool = True,
         writer_process: bool = True,
         null_draws: int = 0,
+        data: torch.Tensor | None = None,
     ) -> None:
         if not isinstance(run, str) or not run.strip():
             raise ConfigurationError(f"run must be a non-empty name, got {run!r}")
@@ -134,6 +147,15 @@ class Recorder:
         self.if_exists = if_exists
         self.bins = bins
         self.null_draws = checked_draws(null_draws)
+        self.fold_batchnorm = fold_batchnorm
+        if data is not None and (
+            not isinstance(data, torch.Tensor) or len(data) == 0 or tuple(data.shape[1:]) != self.input_shape
+        ):
+            raise ConfigurationError(
+                f"data must be a batch of inputs, a tensor of shape (samples, *{self.input_shape}), got "
+                f"{tuple(data.shape) if isinstance(data, torch.Tensor) else type(data).__name__}"
+            )
+        self.data = data
         self.spool_dir = spool_dir if spool_dir is not None else spool_folder()
         self.retry_after = retry_after
         self.progress = progress
@@ -144,7 +166,7 @@ class Recorder:
         self._writer_process = writer_process
         self._nice = background_nice()  # a bad CNTGRAPH_NICE is an error now, not in the writer thread
         self._worker: RecordsWorker | None = None
-        self._queue: queue.Queue[tuple[int, dict[str, Any], tuple[LayerCopy | None, ...]] | None] = queue.Queue()  # sized at start
+        self._queue: queue.Queue[tuple[int, dict[str, Any], tuple[LayerCopy | None, ...], LayerProps] | None] = queue.Queue()  # sized at start
         # an unreadable model is refused here, not later
         self._topology: Topology = trace(model, self.input_shape, fold_batchnorm)
         self._layout: RunLayout | None = None
@@ -191,8 +213,9 @@ class Recorder:
                 "not go back (capturing the same epoch again replaces it)."
             )
         copies = copy_parameters(self.model, topology)  # the float64 snapshot is made by the writer thread
+        layer_props = self._activations(topology) if self.data is not None else {}
         self._last_epoch = epoch
-        self._put((epoch, props, copies))
+        self._put((epoch, props, copies, layer_props))
 
     def start(self) -> Recorder:
         """Connect, settle the run (create it, or resume or overwrite it) and start the writer now,
@@ -207,7 +230,15 @@ class Recorder:
         self._start_once()
         return self
 
-    def _put(self, item: tuple[int, dict[str, Any], tuple[LayerCopy | None, ...]]) -> None:
+    def _activations(self, topology: Topology) -> LayerProps:
+        """The activation summaries of ``data`` (one forward pass, in eval mode, without gradients)."""
+        assert self.data is not None
+        values = trace_values(self.model, self.data, self.fold_batchnorm)
+        if values.topology != topology:
+            raise RecorderError(f"run {self.run!r}: the model reads differently on `data` than on its input_shape {self.input_shape}")
+        return activation_summaries(values.strength, values.activation)
+
+    def _put(self, item: tuple[int, dict[str, Any], tuple[LayerCopy | None, ...], LayerProps]) -> None:
         """Queue ``item``, waiting while the queue is full, never for a writer thread that is gone."""
         while True:
             try:
@@ -381,30 +412,32 @@ class Recorder:
             self._worker = None
         self._queue.task_done()
 
-    def _handle(self, epoch: int, props: dict[str, Any], copies: tuple[LayerCopy | None, ...]) -> None:
+    def _handle(self, epoch: int, props: dict[str, Any], copies: tuple[LayerCopy | None, ...], layer_props: LayerProps) -> None:
         """Write a captured epoch (in the writer process when there is one), or queue its records
         behind the epochs still waiting."""
         worker = self._started_worker()
         try:
             if worker is not None and not self._waiting and time.monotonic() >= self._offline_until:
-                unwritten, error = worker.write(epoch, props, copies)
+                unwritten, error = worker.write(epoch, props, copies, layer_props)
                 if unwritten is None:
                     self.epochs_written.append(epoch)
                     return
                 self._waiting.append(unwritten)
                 self._failed(error)
             else:
-                self._waiting.append(self._records(worker, epoch, props, copies))
+                self._waiting.append(self._records(worker, epoch, props, copies, layer_props))
         except WorkerGone as gone:
             self._worker_gone(gone)
-            self._waiting.append(self._records(None, epoch, props, copies))
+            self._waiting.append(self._records(None, epoch, props, copies, layer_props))
         self._drain()
 
-    def _records(self, worker: RecordsWorker | None, epoch: int, props: dict[str, Any], copies: tuple[LayerCopy | None, ...]) -> EpochRecords:
+    def _records(
+        self, worker: RecordsWorker | None, epoch: int, props: dict[str, Any], copies: tuple[LayerCopy | None, ...], layer_props: LayerProps
+    ) -> EpochRecords:
         assert self._layout is not None
         if worker is not None:
-            return worker.build(epoch, props, copies)
-        return build_records(self._layout, snapshot_of(self._topology, copies), epoch, props)
+            return worker.build(epoch, props, copies, layer_props)
+        return build_records(self._layout, snapshot_of(self._topology, copies), epoch, props, layer_props)
 
     def _started_worker(self) -> RecordsWorker | None:
         """The writer process, started on the first epoch (None when writing in this process)."""

@@ -32,7 +32,7 @@ import torch
 from cntgraph.core.network import Topology
 from cntgraph.errors import RecorderError
 from cntgraph.model.snapshot import LayerCopy, snapshot_of
-from cntgraph.records.build import RunLayout, build_records
+from cntgraph.records.build import LayerProps, RunLayout, build_records
 from cntgraph.records.epoch import EpochRecords
 from cntgraph.store.runner import Neo4jRunner, Target
 from cntgraph.store.writer import Writer
@@ -102,15 +102,20 @@ class RecordsWorker:
         if not keep:
             self.close()
 
-    def write(self, epoch: int, props: dict[str, Any], copies: Sequence[LayerCopy | None]) -> tuple[EpochRecords | None, Exception | None]:
-        """Build epoch ``epoch`` from ``copies`` and write it: ``(None, None)`` once written, else
-        its records and why they were not written. An error in building them (a NaN weight) is raised."""
-        answer = self._request(("write", epoch, props, tuple(copies)))
+    def write(
+        self, epoch: int, props: dict[str, Any], copies: Sequence[LayerCopy | None], layer_props: LayerProps | None = None
+    ) -> tuple[EpochRecords | None, Exception | None]:
+        """Build epoch ``epoch`` from ``copies`` (and ``layer_props``, see `build_records`) and write
+        it: ``(None, None)`` once written, else its records and why they were not written. An error in
+        building them (a NaN weight) is raised."""
+        answer = self._request(("write", epoch, props, tuple(copies), layer_props or {}))
         return (None, None) if answer is None else answer
 
-    def build(self, epoch: int, props: dict[str, Any], copies: Sequence[LayerCopy | None]) -> EpochRecords:
+    def build(
+        self, epoch: int, props: dict[str, Any], copies: Sequence[LayerCopy | None], layer_props: LayerProps | None = None
+    ) -> EpochRecords:
         """Only build epoch ``epoch``'s records (while earlier epochs wait to be written)."""
-        return self._request(("build", epoch, props, tuple(copies)))
+        return self._request(("build", epoch, props, tuple(copies), layer_props or {}))
 
     def close(self) -> None:
         """Let the process finish its work and end (killed if it does not within a minute)."""
@@ -245,9 +250,9 @@ def serve(receive: Connection, send: Connection) -> None:
                 runner = None
                 _send(send, ("ok", None))
                 continue
-            kind, epoch, props, copies = request
+            kind, epoch, props, copies, layer_props = request
             try:
-                records = build_records(layout, snapshot_of(topology, copies), epoch, props)
+                records = build_records(layout, snapshot_of(topology, copies), epoch, props, layer_props)
             except Exception as error:  # noqa: BLE001 - the recorder raises it
                 _send(send, ("raise", _portable(error)))
                 continue

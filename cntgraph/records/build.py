@@ -26,7 +26,10 @@ from cntgraph.core.null_models import layer_nulls
 from cntgraph.core.sampling import Sampler, draw
 from cntgraph.records.epoch import EpochRecords, LinkBlock, NeuronBlock
 
-__all__ = ["RunLayout", "new_layout", "layout", "build_records"]
+__all__ = ["RunLayout", "LayerProps", "new_layout", "layout", "build_records"]
+
+#: per node layer, more properties for its layer state at one epoch (e.g. activation summaries)
+LayerProps = Mapping[int, Mapping[str, Any]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,13 +100,17 @@ def layout(
     return RunLayout(run, rid, dict(run_props or {}), samples, strength_edges, weight_edges, layers)
 
 
-def build_records(layout: RunLayout, snapshot: Snapshot, epoch: int, props: Mapping[str, Any]) -> EpochRecords:
+def build_records(
+    layout: RunLayout, snapshot: Snapshot, epoch: int, props: Mapping[str, Any], layer_props: LayerProps | None = None
+) -> EpochRecords:
     """The records of one epoch: sampled neurons and links, and every layer's exact metrics.
 
     Every layer state holds ``fluctuation_iid``, the fluctuation its weights' sizes alone predict
     (:func:`~cntgraph.core.null_models.iid_fluctuation`); with ``layout.null_draws``, also
     ``fluctuation_null_mean``, ``fluctuation_null_std`` and ``fluctuation_z`` over that many
     weight-shuffled networks (seeded by the epoch, so a rewrite stores the same values).
+    ``layer_props`` adds properties to the layer states (node layer -> properties), such as the
+    activation summaries of :func:`cntgraph.core.activations.activation_summaries`.
     """
     strengths = layer_strengths(snapshot)
     neurons, states = [], []
@@ -116,6 +123,8 @@ def build_records(layout: RunLayout, snapshot: Snapshot, epoch: int, props: Mapp
     for index, _, values in layer_parameters(snapshot):
         states[index].update(_summary("w", values, layout.weight_edges[index]))
     _add_null_model(states, snapshot, layout.null_draws, epoch)
+    for index, extra in (layer_props or {}).items():
+        states[index].update(extra)
     links = []
     for number, layer in enumerate(snapshot.topology.layers, start=1):
         src_layer, src, dst, w = stored_links(snapshot, number, layout.samples)

@@ -163,6 +163,16 @@ class Graph:
         """
         return self._found(self.query("query/fluctuation", run=run), run, "layer states")
 
+    def activations(self, run: str) -> pd.DataFrame:
+        """The distributions of activations and input-weighted strengths on the Recorder's ``data``
+        batch, per complete epoch and node layer: ``epoch``, ``layer``, ``activation_*`` and
+        ``input_strength_*`` (count, mean, std, min, q05, q50, q95, max; NaN where not recorded).
+
+        Example:
+            graph.activations("mlp-1").pivot(index="epoch", columns="layer", values="activation_mean")
+        """
+        return self._found(self.query("query/activations", run=run), run, "layer states")
+
     # -- rankings and paths ----------------------------------------------------------------
     def top_movers(self, run: str, layer: int, k: int, start: int, end: int) -> pd.DataFrame:
         """The ``k`` stored neurons of ``layer`` whose ``s`` changed most from epoch ``start`` to ``end``.

@@ -158,6 +158,34 @@ def _nudged_snapshot(epoch: int) -> Snapshot:
     return take_snapshot(model, trace(model, INPUT))
 
 
+def test_given_data_each_epoch_stores_the_distributions_of_activations(graph: Graph, run_name: str) -> None:
+    model = mlp()
+    data = torch.randn(32, *INPUT, generator=torch.Generator().manual_seed(5))
+    expected = []
+    with Recorder(model, run_name, INPUT, graph=graph, progress=False, data=data) as recorder:
+        for epoch in range(2):
+            nudge(model, epoch)
+            with torch.no_grad():  # the forward pass written out: Linear, ReLU, Linear, Tanh, Linear
+                h1 = data @ model[0].weight.T + model[0].bias
+                h2 = torch.relu(h1) @ model[2].weight.T + model[2].bias
+                out = torch.tanh(h2) @ model[4].weight.T + model[4].bias
+            expected.append({0: (None, data), 1: (h1, torch.relu(h1)), 2: (h2, torch.tanh(h2)), 3: (out, out)})
+            recorder.capture(epoch)
+    stored = graph.activations(run_name)
+    assert stored[["epoch", "layer"]].values.tolist() == [[e, layer] for e in range(2) for layer in range(4)]
+    for row in stored.itertuples(index=False):
+        strength, activation = expected[row.epoch][row.layer]
+        a = activation.double().numpy().ravel()
+        assert row.activation_count == a.size
+        assert (row.activation_mean, row.activation_std, row.activation_q95) == pytest.approx(
+            (a.mean(), a.std(), np.quantile(a, 0.95)), rel=1e-5)
+        if strength is None:
+            assert np.isnan(row.input_strength_mean)
+        else:
+            s = strength.double().numpy().ravel()
+            assert (row.input_strength_mean, row.input_strength_min) == pytest.approx((s.mean(), s.min()), rel=1e-5)
+
+
 @pytest.mark.parametrize("draws", [1, -2, 2.5])
 def test_a_bad_null_draws_is_named(draws: object) -> None:
     with pytest.raises(ConfigurationError, match="null_draws must be"):
