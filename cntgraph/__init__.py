@@ -34,6 +34,8 @@ _EXPORTS: dict[str, str] = {
     "RecorderError": "cntgraph.errors",
     "SpoolError": "cntgraph.errors",
     "Graph": "cntgraph.store.graph",
+    "export_run": "cntgraph.store.tables",
+    "import_run": "cntgraph.store.tables",
     "connect": "cntgraph.server.connect",
     "Snapshot": "cntgraph.core.network",
     "dense_snapshot": "cntgraph.core.network",

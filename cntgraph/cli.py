@@ -172,6 +172,30 @@ def _repair(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from cntgraph.server.connect import connect
+    from cntgraph.store.tables import export_run
+
+    with connect() as graph:
+        paths = export_run(graph, args.run, args.out, args.format)
+    print(f"Run {args.run!r} as {len(paths)} {args.format} tables:")
+    for path in paths:
+        print(f"  {path}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from cntgraph.server.connect import connect
+    from cntgraph.store.tables import import_run
+
+    with connect() as graph:
+        run = import_run(graph, args.folder, args.name, progress=True)
+        epochs = len(graph.complete_epochs(run))
+        source = graph.source
+    print(f"Imported run {run!r} ({epochs} complete epoch(s)) into {source}")
+    return 0
+
+
 # -- cntgraph runs / query / aggregate / verify ------------------------------------------------
 def _runs(args: argparse.Namespace) -> int:
     from cntgraph.server.connect import connect
@@ -517,6 +541,17 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--spool", type=Path, help="spool folder (default: $CNTGRAPH_HOME/spool)")
     replay.add_argument("--as-run", metavar="NAME", help="write the epochs as a run of this name instead of their own")
     replay.set_defaults(handler=_replay)
+
+    export = commands.add_parser("export", help="write a run's neurons, links, states and weights as Parquet or CSV tables")
+    export.add_argument("run", help="run name")
+    export.add_argument("--out", type=Path, required=True, help="folder for the tables (one file per table)")
+    export.add_argument("--format", choices=("parquet", "csv"), default="parquet", help="file format (default parquet)")
+    export.set_defaults(handler=_export)
+
+    importer = commands.add_parser("import", help="write a run exported by `cntgraph export` into the store")
+    importer.add_argument("folder", type=Path, help="the folder `cntgraph export` wrote")
+    importer.add_argument("--name", help="store it under this name (default: the exported run's)")
+    importer.set_defaults(handler=_import)
 
     delete = commands.add_parser("delete", help="delete a run and everything recorded for it")
     delete.add_argument("run", help="run name")
