@@ -150,7 +150,9 @@ class Neo4jRunner:
     def run_autocommit(self, name: str, /, **params: Any) -> None:
         """Run library query ``name`` as an auto-commit transaction (for ``CALL ... IN TRANSACTIONS``)."""
         query = neo4j.Query(_statement(name, params), metadata={"app": "cntgraph", "query": name})
-        with self._translated(name), self.driver.session(database=self.database) as session:
+        with self._translated(name), self.driver.session(
+            database=self.database, bookmark_manager=self.driver.execute_query_bookmark_manager
+        ) as session:  # the same bookmarks as every other query: on a cluster, later reads see this write
             session.run(query, params).consume()
 
     def ensure_schema(self) -> None:
