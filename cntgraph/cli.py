@@ -414,7 +414,7 @@ def _ensemble(args: argparse.Namespace) -> int:
         "size": args.size, "epochs": epochs, "protocol": args.protocol, "data": data, "min_epochs": args.min_epochs, "bucket_width": args.bucket_width,
         "seed": args.seed, "architecture": args.model, "min_members": args.min_members, "bins": args.bins, "null_draws": args.null_draws,
         "estimator": args.estimator,
-        "out": args.out, "threads": args.threads, "per_scale": not args.pooled, **{name: value for name, value in chosen.items() if value is not None},
+        "out": args.out, "threads": args.threads, "per_scale": not args.pooled, "ray": args.ray, **{name: value for name, value in chosen.items() if value is not None},
     }
     if args.record:
         from cntgraph.core.sampling import Full, Uniform
@@ -486,6 +486,9 @@ def _add_ensemble_command(commands: argparse._SubParsersAction) -> None:
     ensemble.add_argument("--data", type=Path, metavar="FILE.pt",
                           help="train on your own data: a file saved with torch.save({'x_train': ..., 'y_train': ..., "
                                "'x_test': ..., 'y_test': ...}) (default: scikit-learn's digits)")
+    ensemble.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                          help="train the networks as Ray tasks: on a local Ray instance, or on the cluster at ADDRESS "
+                               "(e.g. ray://head:10001); the same results as one after another")
     ensemble.add_argument("--pooled", action="store_true",
                           help="bucket all init scales together (default: each scale on its own, as the reference code did)")
     ensemble.add_argument("--estimator", choices=("histogram", "kde", "kde_reference"), default="histogram",

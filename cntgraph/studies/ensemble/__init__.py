@@ -27,6 +27,7 @@ from cntgraph.studies.ensemble.analysis import (
     analyse_by_scale,
     bucket_of,
 )
+from cntgraph.studies.ensemble.distributed import train_population_on_ray
 from cntgraph.studies.ensemble.figures import plot_ensemble, write_tables
 from cntgraph.studies.ensemble.population import (
     INITS,
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INITS", "SCALES", "OPTIMIZERS", "PROTOCOLS", "Member", "Ensemble", "draw_population", "initialise", "build_member",
-    "train_member", "train_population", "torch_threads", "Analysis", "bucket_of", "analyse", "analyse_by_scale", "plot_ensemble",
+    "train_member", "train_population", "train_population_on_ray", "torch_threads", "Analysis", "bucket_of", "analyse", "analyse_by_scale", "plot_ensemble",
     "write_tables", "EnsembleResult", "run_ensemble",
 ]  # fmt: skip
 
@@ -90,6 +91,7 @@ def run_ensemble(
     per_scale: bool = True,
     protocol: str = "cntgraph",
     data: Split | Sequence[Any] | None = None,
+    ray: str | None = None,
     out: Path | None = None,
     graph: Graph | None = None,
     sample: Sampler | None = None,
@@ -109,7 +111,8 @@ def run_ensemble(
     See `draw_population` (``size``, ``epochs``, ``min_epochs``, ``seed``, ``inits``, ``scales``,
     ``optimizers``, ``protocol``: ours, or the reference code's, see `PROTOCOLS`), `train_population` (``architecture``, ``data``: the digits by default, or a
     `Split`, four tensors ``(x_train, y_train, x_test, y_test)`` or two torch Datasets; ``graph``,
-    ``sample``, ``null_draws``), `analyse`
+    ``sample``, ``null_draws``, ``ray``: ``"local"`` or a Ray cluster's address to train the members
+    as Ray tasks, with the same records as here), `analyse`
     (``bucket_width``, ``min_members``, ``bins``, ``estimator``) and `plot_ensemble` (``out``). Torch runs on
     ``threads`` threads meanwhile (None: leave as is; small nets train fastest on one).
 
@@ -122,11 +125,12 @@ def run_ensemble(
     population = draw_population(
         size, epochs, seed, min_epochs=min_epochs, inits=inits, scales=scales, optimizers=optimizers, protocol=protocol
     )
-    with torch_threads(threads):
-        ensemble = train_population(
-            population, architecture, data, graph=graph, sample=sample, run_prefix=run_prefix, null_draws=null_draws,
-            progress=progress,
-        )
+    training = {"graph": graph, "sample": sample, "run_prefix": run_prefix, "null_draws": null_draws, "progress": progress}
+    if ray is not None:  # each task on `threads` threads of its own
+        ensemble = train_population_on_ray(population, ray, architecture, data, threads=threads or 1, **training)
+    else:
+        with torch_threads(threads):
+            ensemble = train_population(population, architecture, data, **training)
     options = {"min_members": min_members, "bins": bins, "estimator": estimator, "progress": progress}
     analysis = analyse(ensemble, bucket_width, **options)
     by_scale = analyse_by_scale(ensemble, bucket_width, **options) if per_scale else {}

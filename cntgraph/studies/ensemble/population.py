@@ -48,6 +48,8 @@ __all__ = [
     "build_member",
     "train_member",
     "train_population",
+    "train_one",
+    "assemble",
     "torch_threads",
 ]
 
@@ -109,7 +111,8 @@ class Ensemble:
 
     - ``members``: ``member``, ``init``, ``scale``, ``optimizer``, ``epochs``, ``seed``,
       ``protocol`` (`PROTOCOLS`), ``threads`` (torch's intra-op threads while it trained: with
-      as many, `spec` and `train_member` retrain it bit for bit), ``accuracy`` (test accuracy
+      as many, `spec` and `train_member` retrain it bit for bit), ``error`` (why a member
+      trained on Ray failed, else None; its accuracy is NaN), ``accuracy`` (test accuracy
       after the last epoch), ``loss``, ``diverged`` (weights became
       non-finite: the member's records are dropped and it takes no part in the analysis);
     - ``history``: ``member``, ``epoch``, ``loss``, ``accuracy``;
@@ -346,7 +349,8 @@ def train_population(
     of that name (with the same null model per epoch). ``data`` defaults to `load_digits()`; any
     other (a `Split`, four tensors or two torch Datasets, see `cntgraph.studies.data.as_split`)
     sizes the architecture's input and outputs;
-    ``null_draws``: see `train_member`.
+    ``null_draws``: see `train_member`. To train the members as Ray tasks instead, see
+    :func:`cntgraph.studies.ensemble.distributed.train_population_on_ray`.
 
     Example:
         >>> population = draw_population(2, epochs=2, seed=0)
@@ -356,28 +360,51 @@ def train_population(
     """
     checked_draws(null_draws)
     data = as_split(data) if data is not None else load_digits()
-    rows, parts = [], []
     bar = tqdm(population, desc=f"training {architecture} ensemble", unit="net", disable=not progress)
+    outcomes = []
     for member in bar:
-        model = build_member(member, architecture, data.input_shape, data.classes)
-        try:
-            if graph is None:
-                records = train_member(member, model, data, null_draws=null_draws)
-            else:
-                run = f"{run_prefix}-{member.member:04d}"
-                records = _train_recorded(member, model, data, graph, sample, run, null_draws)
-        except MetricError:
-            rows.append({**asdict(member), "threads": torch.get_num_threads(), "accuracy": np.nan, "loss": np.nan, "diverged": True})
-            continue
-        final = records["history"].iloc[-1]
-        rows.append({**asdict(member), "threads": torch.get_num_threads(), "accuracy": final["accuracy"],
-                     "loss": final["loss"], "diverged": False})
-        parts.append(records)
-        bar.set_postfix(accuracy=f"{final['accuracy']:.3f}")
+        recording = None if graph is None else (graph, sample, f"{run_prefix}-{member.member:04d}")
+        outcomes.append(train_one(member, architecture, data, null_draws, recording))
+        if not outcomes[-1][0]["diverged"]:
+            bar.set_postfix(accuracy=f"{outcomes[-1][0]['accuracy']:.3f}")
+    return assemble(outcomes, architecture, data)
+
+
+def assemble(outcomes: Sequence[Outcome], architecture: Architecture, data: Split) -> Ensemble:
+    """The `Ensemble` of the members' outcomes (`train_one`), in their order."""
+    rows = [row for row, _ in outcomes]
+    parts = [records for _, records in outcomes if records is not None]
     if not parts:
-        raise MetricError(f"all {len(population)} members diverged (non-finite weights): nothing to analyse")
+        failed = [row["error"] for row in rows if row["error"]]
+        reason = f"{len(failed)} failed (first: {failed[0]})" if failed else "all diverged (non-finite weights)"
+        raise MetricError(f"none of the {len(rows)} members has records to analyse: {reason}")
     frames = {name: pd.concat([p[name] for p in parts], ignore_index=True) for name in parts[0]}
     return Ensemble(architecture=architecture, members=pd.DataFrame(rows), **frames, input_shape=data.input_shape, classes=data.classes)
+
+
+#: where a member is recorded: the graph, the sample of stored neurons (None: all), the run name
+Recording = tuple["Graph", "Sampler | None", str]
+#: a trained member: its row of `Ensemble.members` and its records (None: diverged or failed)
+Outcome = tuple[dict[str, Any], "dict[str, pd.DataFrame] | None"]
+
+
+def train_one(
+    member: Member, architecture: Architecture, data: Split, null_draws: int, recording: Recording | None = None
+) -> Outcome:
+    """Build and train ``member`` (recorded into Neo4j when ``recording`` is given): its row of
+    `Ensemble.members` and its records (None when its weights became non-finite)."""
+    model = build_member(member, architecture, data.input_shape, data.classes)
+    row = {**asdict(member), "threads": torch.get_num_threads(), "error": None}
+    try:
+        records = (
+            train_member(member, model, data, null_draws=null_draws)
+            if recording is None
+            else _train_recorded(member, model, data, *recording, null_draws)
+        )
+    except MetricError:
+        return {**row, "accuracy": np.nan, "loss": np.nan, "diverged": True}, None
+    final = records["history"].iloc[-1]
+    return {**row, "accuracy": final["accuracy"], "loss": final["loss"], "diverged": False}, records
 
 
 def _train_recorded(
