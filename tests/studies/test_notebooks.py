@@ -74,7 +74,7 @@ def test_quickstart_records_queries_and_plots(graph: Graph, kernel_env: Path, tm
         fluctuation = graph.fluctuation(run)
         np.testing.assert_allclose(summary["last_fluctuation"], fluctuation.loc[fluctuation["epoch"] == 7, "fluctuation"])
         assert [Path(path).name for path in summary["figures"]] == [
-            "fluctuation.png", "strength.png", "weights.png", "top-movers.png"
+            "fluctuation.png", "strength.png", "weights.png", "top-movers.png", "layers.png"
         ]
         assert_pngs(summary["figures"], kernel_env)
 
