@@ -196,6 +196,33 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _neo4j_import(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from cntgraph.store.bulk_import import write_import_files
+    from cntgraph.store.tables import read_tables
+
+    server = _server()
+    runs = [read_tables(folder) for folder in args.folders]
+    names = [str(tables["run"]["name"][0]) for tables in runs]
+    if not args.yes:
+        answer = input(f"Replace the managed server's store ({server.data_dir}) with the {len(runs)} run(s) {names}? "
+                       "Every run stored there now is deleted. [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("Nothing imported.")
+            return 1
+    with tempfile.TemporaryDirectory(prefix="cntgraph-import-") as folder:
+        arguments = write_import_files(runs, Path(folder))
+        was_running = server.state() is not None
+        server.stop()
+        print(server.admin_import(arguments).strip().splitlines()[-1])
+    if was_running:
+        server.start(progress=False)
+    print(f"Imported {len(runs)} run(s) into the managed server: {', '.join(names)}. "
+          "cntgraph creates its indexes at the next connection" + ("." if was_running else "; start it with `cntgraph neo4j start`."))
+    return 0
+
+
 # -- cntgraph runs / query / aggregate / verify ------------------------------------------------
 def _runs(args: argparse.Namespace) -> int:
     from cntgraph.server.connect import connect
@@ -524,6 +551,12 @@ def build_parser() -> argparse.ArgumentParser:
     server_commands.add_parser("status", help="state, version, ports and data folder").set_defaults(
         handler=_neo4j_status
     )
+    bulk = server_commands.add_parser(
+        "import", help="replace the managed store with runs exported by `cntgraph export`, by neo4j-admin's bulk import"
+    )
+    bulk.add_argument("folders", nargs="+", type=Path, help="folders `cntgraph export` wrote, one per run")
+    bulk.add_argument("--yes", action="store_true", help="do not ask before replacing the store")
+    bulk.set_defaults(handler=_neo4j_import)
     logs = server_commands.add_parser("logs", help="the tail of the server's logs")
     logs.add_argument("-n", "--lines", type=int, default=40)
     logs.set_defaults(handler=_neo4j_logs)

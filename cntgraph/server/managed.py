@@ -286,17 +286,36 @@ class ManagedServer:
         descriptor = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(password + "\n")
+        try:
+            self._admin(java, dist, "dbms", "set-initial-password", password, what="set the initial password of the managed server")
+        except ServerError:
+            self.password_file.unlink()
+            raise
+
+    def admin_import(self, arguments: list[str], database: str = "neo4j", *, timeout: float = 24 * 3600) -> str:
+        """Run ``neo4j-admin database import full`` on this instance's (stopped) server with
+        ``arguments`` (``--nodes=...``, ``--relationships=...``), replacing database ``database``;
+        return the tool's report. Raises ServerError if the server runs or the import fails.
+
+        Example:
+            server.stop(); print(server.admin_import(["--nodes=Run=runs.csv", ...])); server.start()
+        """
+        if self.state() is not None:
+            raise ServerError("the managed server is running: stop it (`cntgraph neo4j stop`) before a bulk import replaces its store")
+        return self._admin(
+            find_java(), self.install(progress=False), "database", "import", "full", *arguments,
+            "--overwrite-destination=true", database, what=f"import into database {database!r}", timeout=timeout,
+        )
+
+    def _admin(self, java: Path, dist: Distribution, *arguments: str, what: str, timeout: float = 300) -> str:
+        """Run neo4j-admin (its Java entry point) on this instance; its output, or ServerError saying what failed."""
         completed = subprocess.run(
-            [str(java), "-cp", dist.classpath, *self._home_flags(), ADMIN_CLASS,
-             "dbms", "set-initial-password", password],
-            capture_output=True, text=True, timeout=300, check=False, env=self._env(),
+            [str(java), "-cp", dist.classpath, *self._home_flags(), ADMIN_CLASS, *arguments],
+            capture_output=True, text=True, timeout=timeout, check=False, env=self._env(),
         )
         if completed.returncode != 0:
-            self.password_file.unlink()
-            raise ServerError(
-                "could not set the initial password of the managed server:\n"
-                + (completed.stderr or completed.stdout).strip()[-2000:]
-            )
+            raise ServerError(f"could not {what} (neo4j-admin failed):\n" + (completed.stderr or completed.stdout).strip()[-2000:])
+        return completed.stdout + completed.stderr
 
     def _launch(self, java: Path, dist: Distribution, heap: str) -> subprocess.Popen[bytes]:
         with open(self._console_log, "ab") as console:

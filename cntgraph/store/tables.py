@@ -38,7 +38,7 @@ from cntgraph.records.epoch import EpochRecords, LinkBlock, NeuronBlock
 from cntgraph.store.graph import Graph
 from cntgraph.store.writer import Writer
 
-__all__ = ["TABLES", "FORMATS", "export_run", "import_run"]
+__all__ = ["TABLES", "FORMATS", "export_run", "import_run", "run_tables", "read_tables"]
 
 Format = Literal["parquet", "csv"]
 FORMATS: tuple[Format, ...] = ("parquet", "csv")
@@ -57,6 +57,27 @@ def export_run(graph: Graph, run: str, out: Path, format: Format = "parquet") ->
     """
     if format not in FORMATS:
         raise ConfigurationError(f"format must be one of {list(FORMATS)}, got {format!r}")
+    tables = run_tables(graph, run)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return [_write(frame, out / f"{name}.{format}", format) for name, frame in tables.items()]
+
+
+def read_tables(folder: Path) -> dict[str, pd.DataFrame]:
+    """The tables `export_run` wrote into ``folder`` (Parquet or CSV).
+
+    Example:
+        read_tables(Path("demo-mlp-tables"))["link_weights"].groupby("epoch")["w"].std()
+    """
+    return {table: _read(Path(folder), table) for table in TABLES}
+
+
+def run_tables(graph: Graph, run: str) -> dict[str, pd.DataFrame]:
+    """``run``'s tables (see the module's docstring), read from ``graph``.
+
+    Example:
+        run_tables(graph, "demo-mlp")["layer_states"][["epoch", "layer", "fluctuation"]]
+    """
     epochs = graph.complete_epochs(run)  # QueryError naming the run when it is not stored
     stored = graph.query("read/export_run", run=run)
     props = {k: _plain(v) for k, v in stored["props"][0].items() if k not in _RUN_KEYS}
@@ -86,9 +107,7 @@ def export_run(graph: Graph, run: str, out: Path, format: Format = "parquet") ->
             for e, layer, p in layer_states[["epoch", "layer", "props"]].itertuples(index=False)
         ]),
     }
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    return [_write(frame, out / f"{name}.{format}", format) for name, frame in tables.items()]
+    return tables
 
 
 def import_run(graph: Graph, folder: Path, name: str | None = None, progress: bool = False) -> str:
@@ -99,8 +118,7 @@ def import_run(graph: Graph, folder: Path, name: str | None = None, progress: bo
     Example:
         import_run(graph, Path("demo-mlp-tables"), name="demo-mlp-copy")
     """
-    folder = Path(folder)
-    tables = {table: _read(folder, table) for table in TABLES}
+    tables = read_tables(folder)
     run = name if name is not None else str(tables["run"]["name"][0])
     if not graph.query("read/run", name=run).empty:
         raise QueryError(f"a run named {run!r} is already stored; delete it (`cntgraph delete {run}`) or import under another name")
