@@ -268,3 +268,23 @@ def test_members_recorded_into_neo4j_match_the_ensemble(graph: Graph) -> None:
     finally:
         for run in runs:
             delete_run(graph, run)
+
+
+@pytest.mark.neo4j
+def test_a_rerun_keeps_members_already_complete_in_the_store(graph: Graph) -> None:
+    population = ensemble.draw_population(2, epochs=2, seed=12)
+    runs = [f"test-rerun-{m.member:04d}" for m in population]
+    for run in runs:
+        delete_run(graph, run)
+    try:
+        first = ensemble.train_population(population, graph=graph, run_prefix="test-rerun", null_draws=0, progress=False)
+        rids = [int(graph.query("read/run", name=run)["rid"][0]) for run in runs]
+        delete_run(graph, runs[1])  # as if its task had failed
+        again = ensemble.train_population(population, graph=graph, run_prefix="test-rerun", null_draws=0, progress=False)
+        assert int(graph.query("read/run", name=runs[0])["rid"][0]) == rids[0]  # kept, not written again
+        assert graph.complete_epochs(runs[1]) == list(range(population[1].epochs))  # written again
+        for name in ("history", "fluctuation", "final_weights"):  # the same records either way
+            pd.testing.assert_frame_equal(getattr(again, name), getattr(first, name), check_exact=True)
+    finally:
+        for run in runs:
+            delete_run(graph, run)

@@ -410,9 +410,15 @@ def train_one(
 def _train_recorded(
     member: Member, model: nn.Module, data: Split, graph: Graph, sample: Sampler | None, run: str, null_draws: int
 ) -> dict[str, pd.DataFrame]:
-    """`train_member`, recording every epoch into Neo4j as ``run`` too."""
+    """`train_member`, recording every epoch into Neo4j as ``run`` too; a run of that name already
+    complete for this member (its epochs 0..epochs-1, none left incomplete) is kept, not written
+    again, and the member trains in memory only (so a rerun after a failure redoes only what is missing)."""
     from cntgraph.core.sampling import Full
     from cntgraph.recording.recorder import Recorder
+
+    stored = graph.query("read/run", name=run)
+    if not stored.empty and int(stored["incomplete"][0]) == 0 and graph.epochs(run)["epoch"].tolist() == list(range(member.epochs)):
+        return train_member(member, model, data, null_draws=null_draws)
 
     # members are small and many: a writer process each would cost more to start than it saves
     with Recorder(
