@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from cntgraph.core.estimators import Z95
 from cntgraph.store.runner import Neo4jRunner
 
 __all__ = ["AGGREGATE_COLUMNS", "aggregate"]
@@ -18,6 +19,7 @@ __all__ = ["AGGREGATE_COLUMNS", "aggregate"]
 #: the columns of :func:`aggregate`
 AGGREGATE_COLUMNS = [
     "epoch", "layer", "size", "sampled", "neurons", "fluctuation", "exact_fluctuation", "fluctuation_error", "s_error",
+    "estimate_kind", "estimate", "estimate_se", "estimate_low", "estimate_high",
 ]
 
 
@@ -37,8 +39,14 @@ def aggregate(runner: Neo4jRunner, run: str, epochs: Iterable[int]) -> pd.DataFr
     have ``s_in = 1`` and the units of sink layers (outputs) ``s_out = 1``. ``Graph.aggregate``
     checks the epochs first.
 
+    Beside these, the fluctuation from the stored neurons' exact strengths
+    (:func:`cntgraph.core.estimators.fluctuation_estimate`): ``estimate_kind`` ("exact" where the
+    layer stores every unit, else "estimate"), ``estimate``, its standard error ``estimate_se``
+    and 95% interval ``estimate_low``..``estimate_high``: unbiased up to the square root, without
+    the link-sum estimator's excess variance.
+
     Example:
         aggregate(graph.runner, "mlp-1", [19])
     """
-    rows = [row for epoch in epochs for row in runner.run("aggregate/epoch", run=run, epoch=epoch)]
+    rows = [row for epoch in epochs for row in runner.run("aggregate/epoch", run=run, epoch=epoch, z=Z95)]
     return pd.DataFrame(rows, columns=AGGREGATE_COLUMNS)

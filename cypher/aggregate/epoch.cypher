@@ -12,8 +12,11 @@
 // Layer lists in `inputs`, which old runs lack: [index - 1]) get s_out = 1. Returns, per layer,
 // the estimate beside the exact fluctuation and the relative errors: fluctuation_error (signed)
 // and s_error = max |db_s - s| / max |s| over the layer's stored neurons.
-// Parameters: $run - run name; $epoch - a complete epoch.
-// Example: graph.aggregate("mlp-1", epochs=[3]), or: graph.runner.run("aggregate/epoch", run="mlp-1", epoch=3)
+// Beside it, the fluctuation from the stored neurons' exact strengths (estimate, estimate_kind): exact
+// where every unit of the layer is stored, else the estimate of cntgraph.core.estimators from the
+// uniform sample, with its standard error and the interval estimate +- $z * estimate_se.
+// Parameters: $run - run name; $epoch - a complete epoch; $z - the interval's normal quantile (1.96: 95%).
+// Example: graph.aggregate("mlp-1", epochs=[3]), or: graph.runner.run("aggregate/epoch", run="mlp-1", epoch=3, z=1.96)
 MATCH (run:Run {name: $run})-[:HAS_EPOCH]->(:Epoch {epoch: $epoch, complete: true})
 MATCH (run)-[:HAS_LAYER]->(each:Layer)
 WITH run.rid AS rid, each
@@ -52,7 +55,16 @@ SET s.db_s_in = CASE WHEN layer = 0 THEN 1.0 ELSE into + coalesce(s.bias, 0.0) E
     s.db_s_out = CASE WHEN layer IN fed THEN out_of ELSE 1.0 END
 SET s.db_s = s.db_s_in + s.db_s_out
 WITH rid, layers[layer] AS node_layer, count(s) AS neurons, stDevP(s.db_s) AS fluctuation,
-     max(abs(s.db_s - s.s)) AS s_diff, max(abs(s.s)) AS s_norm
+     max(abs(s.db_s - s.s)) AS s_diff, max(abs(s.s)) AS s_norm, collect(s.s) AS exact_s
+WITH *, reduce(total = 0.0, x IN exact_s | total + x) / size(exact_s) AS mean_s
+WITH *, reduce(total = 0.0, x IN exact_s | total + (x - mean_s) ^ 2) / size(exact_s) AS m2,
+     reduce(total = 0.0, x IN exact_s | total + (x - mean_s) ^ 4) / size(exact_s) AS m4,
+     toFloat(node_layer.size) AS units
+WITH *, CASE WHEN neurons = node_layer.size THEN sqrt(m2)
+             WHEN neurons > 1 THEN sqrt((units - 1) / units * m2 * neurons / (neurons - 1.0)) END AS estimate
+WITH *, CASE WHEN neurons = node_layer.size THEN 0.0
+             WHEN estimate > 0 THEN sqrt(CASE WHEN m4 > m2 * m2 THEN (1 - neurons / units) * (m4 - m2 * m2) / neurons ELSE 0.0 END) / (2 * estimate)
+             WHEN estimate = 0 THEN 0.0 END AS estimate_se
 MATCH (state:LayerState)
 USING INDEX SEEK state:LayerState(rid, layer, epoch)
 WHERE state.rid = rid AND state.layer = node_layer.index AND state.epoch = $epoch
@@ -61,5 +73,9 @@ RETURN $epoch AS epoch, node_layer.index AS layer, node_layer.size AS size, node
        neurons, fluctuation, state.fluctuation AS exact_fluctuation,
        CASE WHEN state.fluctuation > 0 THEN (fluctuation - state.fluctuation) / state.fluctuation
             ELSE fluctuation - state.fluctuation END AS fluctuation_error,
-       CASE WHEN s_norm > 0 THEN s_diff / s_norm ELSE s_diff END AS s_error
+       CASE WHEN s_norm > 0 THEN s_diff / s_norm ELSE s_diff END AS s_error,
+       CASE WHEN neurons = node_layer.size THEN 'exact' ELSE 'estimate' END AS estimate_kind,
+       estimate, estimate_se,
+       CASE WHEN estimate - $z * estimate_se > 0 THEN estimate - $z * estimate_se ELSE 0.0 END AS estimate_low,
+       estimate + $z * estimate_se AS estimate_high
 ORDER BY layer

@@ -11,6 +11,7 @@ from torch import nn
 
 from cntgraph import layer_fluctuation, node_strength
 from cntgraph.cli import main
+from cntgraph.core.estimators import fluctuation_estimate
 from cntgraph.core.links import layer_links
 from cntgraph.core.sampling import Uniform
 from cntgraph.errors import QueryError
@@ -54,6 +55,8 @@ def test_full_mlp_run_agrees_with_python(graph: Graph, run_name: str) -> None:
     assert frame[["epoch", "layer"]].values.tolist() == [[e, layer] for e in (0, 1) for layer in range(4)]
     assert fully_stored(frame) and disagreements(frame).empty
     assert (frame["fluctuation_error"].abs().max(), frame["s_error"].max()) < (RTOL, RTOL)
+    assert set(frame["estimate_kind"]) == {"exact"} and (frame["estimate_se"] == 0).all()
+    np.testing.assert_allclose(frame["estimate"], frame["exact_fluctuation"], rtol=1e-9)
     for epoch in (0, 1):
         expected = strengths(mlp_params(epoch), SIZES[0])
         states = stored_states(graph, run_name, epoch)
@@ -103,6 +106,12 @@ def test_sampled_run_gives_the_documented_estimates(graph: Graph, run_name: str)
     s_error = [np.abs(e - s[u]).max() / np.abs(s[u]).max() for e, s, u in zip(estimates, exact, samples, strict=True)]
     np.testing.assert_allclose(frame["s_error"], s_error, rtol=1e-9, atol=1e-15)
     assert not fully_stored(frame) and not disagreements(frame).empty
+    # the fluctuation from the stored exact strengths: exact where every unit is stored (layer 3), else estimated
+    for row, s, u in zip(frame.itertuples(index=False), exact, samples, strict=True):
+        expected = fluctuation_estimate(s[u], s.size)
+        assert row.estimate_kind == expected.kind == ("exact" if u.size == s.size else "estimate")
+        assert (row.estimate, row.estimate_se, row.estimate_low, row.estimate_high) == pytest.approx(
+            (expected.value, expected.se, expected.low, expected.high), rel=1e-9, abs=1e-15)
 
 
 def test_sampled_conv_neurons_without_stored_links_get_estimates(graph: Graph, run_name: str) -> None:
