@@ -22,7 +22,7 @@ from cntgraph.core.metrics import (
     summary_stats,
 )
 from cntgraph.core.network import Snapshot, Topology
-from cntgraph.core.null_models import layer_nulls
+from cntgraph.core.null_models import iid_fluctuation, layer_nulls
 from cntgraph.core.sampling import Sampler, draw
 from cntgraph.records.epoch import EpochRecords, LinkBlock, NeuronBlock
 
@@ -143,11 +143,15 @@ def build_records(
 
 
 def _add_null_model(states: list[dict[str, Any]], snapshot: Snapshot, draws: int, epoch: int) -> None:
-    """Each layer state's i.i.d. prediction and, with ``draws``, its shuffled null (NaN: no spread)."""
+    """Each layer state's i.i.d. prediction and, with ``draws``, its shuffled null (NaN: no spread).
+    Without draws only the prediction is computed: the states already hold the fluctuation."""
+    if not draws:
+        for state, iid in zip(states, iid_fluctuation(snapshot), strict=True):
+            state["fluctuation_iid"] = float(iid)
+        return
     for state, row in zip(states, layer_nulls(snapshot, draws, seed=epoch).itertuples(index=False), strict=True):
-        state["fluctuation_iid"] = float(row.iid)
-        if draws:
-            state.update(fluctuation_null_mean=float(row.null_mean), fluctuation_null_std=float(row.null_std), fluctuation_z=float(row.z))
+        state.update(fluctuation_iid=float(row.iid), fluctuation_null_mean=float(row.null_mean),
+                     fluctuation_null_std=float(row.null_std), fluctuation_z=float(row.z))
 
 
 def _summary(prefix: str, values: np.ndarray, edges: np.ndarray | None) -> dict[str, Any]:
