@@ -86,7 +86,8 @@ def _files(tables: dict[str, pd.DataFrame], rid: int) -> dict[str, pd.DataFrame]
         }),
         "neuron_states": states.assign(**{
             ":ID(NeuronState)": [f"{rid}:{a}:{b}:{e}" for a, b, e in zip(states["layer"], states["unit"], states["epoch"], strict=True)],
-            "rid": rid, "w_in": _w_in(states, weights), ":LABEL": "NeuronState",
+            "rid": rid, "w_in": (w_in := _w_in(states, weights)),
+            "w_in_sum": [np.nan if w is None else float(np.sum(w)) for w in w_in], ":LABEL": "NeuronState",
         }),
         "layer_states": layer_states.assign(**{
             ":ID(LayerState)": [f"{rid}:{a}:{e}" for a, e in zip(layer_states["layer"], layer_states["epoch"], strict=True)],

@@ -193,6 +193,7 @@ def epoch_statements(records: EpochRecords, batch_size: int) -> Iterator[Stateme
                 "s": neurons.s[part].tolist(),
                 "bias": [None if np.isnan(b) else b for b in neurons.bias[part].tolist()],
                 "w_in": [None if links is None else links[2].tolist() for links in incoming[part]],
+                "w_in_sum": [None if links is None else float(links[2].sum()) for links in incoming[part]],
             }
     yield "write/layer_states", {"rid": rid, "epoch": epoch, "states": records.layer_states}
     states = sum(block.unit.size for block in records.neurons)

@@ -1,81 +1,112 @@
-// In-database aggregation of one complete epoch of a run, from its stored link weights (the
-// NeuronState.w_in arrays) and biases:
-// node strength of every stored neuron, written as NeuronState.db_s_in, db_s_out and db_s, and
-// the fluctuation of every node layer (population std of db_s over its stored neurons), written
-// as LayerState.db_fluctuation. The links follow the run's graph of node layers: w_in[i] comes
-// from unit in_units[i] of node layer in_layers[i] (layer - 1 in runs stored before in_layers
-// existed), so a unit may get links from, and send links to, several node layers. A sum over the
-// stored units of a neighbouring layer is scaled by that layer's size / sampled: db_s_in sums,
-// per source layer, scale[source] * its links' weights, plus the bias; db_s_out sums, per
-// destination layer, scale[destination] * its links' weights (exact for Full runs; unbiased for
-// Uniform samples, not for TopStrength). Input units get s_in = 1; units of a sink layer (one no
-// Layer lists in `inputs`, which old runs lack: [index - 1]) get s_out = 1. Returns, per layer,
-// the estimate beside the exact fluctuation and the relative errors: fluctuation_error (signed)
-// and s_error = max |db_s - s| / max |s| over the layer's stored neurons.
-// Beside it, the fluctuation from the stored neurons' exact strengths (estimate, estimate_kind): exact
-// where every unit of the layer is stored, else the estimate of cntgraph.core.estimators from the
-// uniform sample, with its standard error and the interval estimate +- $z * estimate_se.
+// In-database aggregation of one complete epoch of a run: every stored neuron's node strength from
+// its stored links, and every node layer's fluctuation, each with its kind ('exact' or 'estimate'),
+// standard error and 95% interval (the formulas of cntgraph.core.estimators; docs/METRICS.md).
+// Strengths: w_in[i] comes from unit in_units[i] of node layer in_layers[i] (layer - 1 in runs
+// stored before in_layers existed). A unit's s_in sums, per node layer feeding its own, the
+// expansion estimate size / sampled * (its stored links' weights), plus the bias; its s_out the
+// same per node layer it feeds. Each part has variance size^2 (1 - sampled/size) S^2 / sampled,
+// S^2 the variance (ddof 1) of the link weights over the sampled units of that layer (0 where a
+// sampled unit has no link); the parts' variances add. A part from a layer stored whole is exact.
+// Input units get s_in = 1, the units of a sink layer (one no Layer lists in `inputs`; old runs
+// lack them: [index - 1]) s_out = 1. Written as NeuronState.db_s_in, db_s_out, db_s, db_s_se.
+// Fluctuation: from the stored neurons' exact strengths (NeuronState.s): their population std
+// where the layer stores every unit, else sqrt((N-1)/N) times their sample std, its delta-method
+// standard error and Bonett's interval, all with the finite population correction. Written as
+// LayerState.db_fluctuation, db_fluctuation_se, db_fluctuation_low, db_fluctuation_high.
+// Returns one row per node layer, with the exact values the recorder stored beside: the errors and
+// how many stored neurons' exact s lie in db_s +- $z db_s_se (within 1e-9 relative where exact), and
+// w_in_error: the largest |sum(w_in) - w_in_sum| / sum(|w_in|) over its stored neurons (null before w_in_sum existed).
 // Parameters: $run - run name; $epoch - a complete epoch; $z - the interval's normal quantile (1.96: 95%).
 // Example: graph.aggregate("mlp-1", epochs=[3]), or: graph.runner.run("aggregate/epoch", run="mlp-1", epoch=3, z=1.96)
 MATCH (run:Run {name: $run})-[:HAS_EPOCH]->(:Epoch {epoch: $epoch, complete: true})
 MATCH (run)-[:HAS_LAYER]->(each:Layer)
 WITH run.rid AS rid, each
 ORDER BY each.index
-WITH rid, collect(toFloat(each.size) / each.sampled) AS scale, collect(each) AS layers,
-     reduce(fed = [], l IN collect(coalesce(each.inputs, CASE WHEN each.index > 0 THEN [each.index - 1] ELSE [] END)) | fed + l) AS fed
-CALL (rid, scale) {
-  CALL (rid, scale) {
+WITH rid, collect(each) AS layers,
+     collect(coalesce(each.inputs, CASE WHEN each.index > 0 THEN [each.index - 1] ELSE [] END)) AS inputs
+WITH rid, layers, inputs, reduce(fed = [], l IN inputs | fed + l) AS fed,
+     [l IN layers | toFloat(l.size) / l.sampled] AS scale,
+     [l IN layers | CASE WHEN l.sampled = l.size THEN 0.0 WHEN l.sampled > 1
+                         THEN toFloat(l.size) ^ 2 * (1 - toFloat(l.sampled) / l.size) / l.sampled / (l.sampled - 1)
+                         ELSE 0.0 / 0.0 END] AS spread  // NaN: one sampled unit of several gives no variance
+CALL (rid, layers, scale, spread) {
+  CALL (rid, layers, scale, spread) {
     MATCH (b:Neuron)-[:HAS_STATE]->(s:NeuronState)
     USING INDEX SEEK s:NeuronState(rid, epoch)
     WHERE s.rid = rid AND s.epoch = $epoch AND s.w_in IS NOT NULL
     WITH s, coalesce(b.in_layers, [w IN s.w_in | s.layer - 1]) AS from
-    WITH s, from, reduce(seen = [], l IN from | CASE WHEN l IN seen THEN seen ELSE seen + l END) AS sources
-    RETURN s.layer AS layer, s.unit AS unit, 0.0 AS out_of,
-           reduce(total = 0.0, l IN sources | total + scale[l] * reduce(part = 0.0, i IN range(0, size(from) - 1) |
-             CASE WHEN from[i] = l THEN part + s.w_in[i] ELSE part END)) AS into
+    UNWIND reduce(seen = [], l IN from | CASE WHEN l IN seen THEN seen ELSE seen + l END) AS source
+    WITH s, source, reduce(part = [0.0, 0.0], i IN range(0, size(from) - 1) |
+           CASE WHEN from[i] = source THEN [part[0] + s.w_in[i], part[1] + s.w_in[i] ^ 2] ELSE part END) AS sums
+    RETURN s.layer AS layer, s.unit AS unit, scale[source] * sums[0] AS into, 0.0 AS out_of,
+           spread[source] * CASE WHEN sums[1] > sums[0] ^ 2 / layers[source].sampled
+                                 THEN sums[1] - sums[0] ^ 2 / layers[source].sampled ELSE 0.0 END AS variance
     UNION ALL
     MATCH (b:Neuron)-[:HAS_STATE]->(s:NeuronState)
     USING INDEX SEEK s:NeuronState(rid, epoch)
     WHERE s.rid = rid AND s.epoch = $epoch AND s.w_in IS NOT NULL
     UNWIND range(0, size(s.w_in) - 1) AS i
-    WITH coalesce(b.in_layers[i], s.layer - 1) AS layer, b.in_units[i] AS unit, s.layer AS into_layer, sum(s.w_in[i]) AS total
-    RETURN layer, unit, 0.0 AS into, scale[into_layer] * total AS out_of
+    WITH coalesce(b.in_layers[i], s.layer - 1) AS layer, b.in_units[i] AS unit, s.layer AS into_layer,
+         sum(s.w_in[i]) AS total, sum(s.w_in[i] ^ 2) AS squares
+    RETURN layer, unit, 0.0 AS into, scale[into_layer] * total AS out_of,
+           spread[into_layer] * CASE WHEN squares > total ^ 2 / layers[into_layer].sampled
+                                     THEN squares - total ^ 2 / layers[into_layer].sampled ELSE 0.0 END AS variance
     UNION ALL
     MATCH (s:NeuronState)
     USING INDEX SEEK s:NeuronState(rid, epoch)
     WHERE s.rid = rid AND s.epoch = $epoch
-    RETURN s.layer AS layer, s.unit AS unit, 0.0 AS into, 0.0 AS out_of
+    RETURN s.layer AS layer, s.unit AS unit, 0.0 AS into, 0.0 AS out_of, 0.0 AS variance
   }
-  RETURN layer, unit, sum(into) AS into, sum(out_of) AS out_of
+  RETURN layer, unit, sum(into) AS into, sum(out_of) AS out_of, sum(variance) AS variance
 }
 MATCH (s:NeuronState)
 USING INDEX SEEK s:NeuronState(rid, layer, unit, epoch)
 WHERE s.rid = rid AND s.layer = layer AND s.unit = unit AND s.epoch = $epoch
 SET s.db_s_in = CASE WHEN layer = 0 THEN 1.0 ELSE into + coalesce(s.bias, 0.0) END,
-    s.db_s_out = CASE WHEN layer IN fed THEN out_of ELSE 1.0 END
+    s.db_s_out = CASE WHEN layer IN fed THEN out_of ELSE 1.0 END,
+    s.db_s_se = sqrt(variance)
 SET s.db_s = s.db_s_in + s.db_s_out
-WITH rid, layers[layer] AS node_layer, count(s) AS neurons, stDevP(s.db_s) AS fluctuation,
-     max(abs(s.db_s - s.s)) AS s_diff, max(abs(s.s)) AS s_norm, collect(s.s) AS exact_s
-WITH *, reduce(total = 0.0, x IN exact_s | total + x) / size(exact_s) AS mean_s
-WITH *, reduce(total = 0.0, x IN exact_s | total + (x - mean_s) ^ 2) / size(exact_s) AS m2,
-     reduce(total = 0.0, x IN exact_s | total + (x - mean_s) ^ 4) / size(exact_s) AS m4,
-     toFloat(node_layer.size) AS units
-WITH *, CASE WHEN neurons = node_layer.size THEN sqrt(m2)
-             WHEN neurons > 1 THEN sqrt((units - 1) / units * m2 * neurons / (neurons - 1.0)) END AS estimate
-WITH *, CASE WHEN neurons = node_layer.size THEN 0.0
-             WHEN estimate > 0 THEN sqrt(CASE WHEN m4 > m2 * m2 THEN (1 - neurons / units) * (m4 - m2 * m2) / neurons ELSE 0.0 END) / (2 * estimate)
-             WHEN estimate = 0 THEN 0.0 END AS estimate_se
+WITH rid, layers, inputs, fed, layers[layer] AS node_layer, collect(s) AS states
+WITH rid, node_layer, states, size(states) AS neurons, toFloat(node_layer.size) AS units,
+     all(l IN inputs[node_layer.index] WHERE layers[l].sampled = layers[l].size) AS in_exact,
+     all(i IN range(0, size(inputs) - 1) WHERE NOT node_layer.index IN inputs[i] OR layers[i].sampled = layers[i].size) AS out_exact,
+     reduce(top = 0.0, s IN states | CASE WHEN abs(s.s) > top THEN abs(s.s) ELSE top END) AS s_norm,
+     [s IN states WHERE s.w_in_sum IS NOT NULL | [reduce(t = 0.0, w IN s.w_in | t + w) - s.w_in_sum, reduce(t = 0.0, w IN s.w_in | t + abs(w))]] AS checks
+WITH *, reduce(total = 0.0, s IN states | total + s.s) / neurons AS mean_s,
+     reduce(worst = 0.0, s IN states | CASE WHEN abs(s.db_s - s.s) > worst THEN abs(s.db_s - s.s) ELSE worst END) AS s_diff,
+     reduce(worst = 0.0, s IN states | CASE WHEN in_exact AND abs(s.db_s_in - s.s_in) > worst THEN abs(s.db_s_in - s.s_in) ELSE worst END) AS in_diff,
+     reduce(worst = 0.0, s IN states | CASE WHEN out_exact AND abs(s.db_s_out - s.s_out) > worst THEN abs(s.db_s_out - s.s_out) ELSE worst END) AS out_diff,
+     size([s IN states WHERE abs(s.db_s - s.s) <= $z * s.db_s_se OR abs(s.db_s - s.s) <= 1e-9 * s_norm]) AS s_inside
+WITH *, reduce(total = 0.0, s IN states | total + (s.s - mean_s) ^ 2) / neurons AS m2,
+     reduce(total = 0.0, s IN states | total + (s.s - mean_s) ^ 4) / neurons AS m4
+WITH *, neurons = node_layer.size AS whole, (1 - neurons / units) AS correction, neurons / (neurons - $z) AS c
+WITH *, CASE WHEN whole THEN m2 WHEN neurons > 1 THEN (units - 1) / units * m2 * neurons / (neurons - 1.0) END AS variance
+WITH *, sqrt(variance) AS estimate,
+     CASE WHEN whole OR m2 = 0 THEN 0.0
+          WHEN neurons > 1 THEN sqrt(CASE WHEN m4 > m2 * m2 THEN correction * (m4 - m2 * m2) / neurons ELSE 0.0 END) / (2 * sqrt(variance)) END AS estimate_se,
+     CASE WHEN whole OR m2 = 0 THEN 0.0
+          WHEN neurons > 1 THEN c * sqrt(CASE WHEN m4 / (m2 * m2) > (neurons - 3.0) / neurons THEN m4 / (m2 * m2) - (neurons - 3.0) / neurons ELSE 0.0 END
+                                         / (neurons - 1) * correction) END AS se_log
+WITH *, CASE WHEN whole OR m2 = 0 THEN estimate ELSE sqrt(c * variance * exp(-$z * se_log)) END AS low,
+        CASE WHEN whole OR m2 = 0 THEN estimate ELSE sqrt(c * variance * exp($z * se_log)) END AS high
 MATCH (state:LayerState)
 USING INDEX SEEK state:LayerState(rid, layer, epoch)
 WHERE state.rid = rid AND state.layer = node_layer.index AND state.epoch = $epoch
-SET state.db_fluctuation = fluctuation
-RETURN $epoch AS epoch, node_layer.index AS layer, node_layer.size AS size, node_layer.sampled AS sampled,
-       neurons, fluctuation, state.fluctuation AS exact_fluctuation,
-       CASE WHEN state.fluctuation > 0 THEN (fluctuation - state.fluctuation) / state.fluctuation
-            ELSE fluctuation - state.fluctuation END AS fluctuation_error,
+SET state.db_fluctuation = estimate, state.db_fluctuation_se = estimate_se,
+    state.db_fluctuation_low = low, state.db_fluctuation_high = high
+RETURN $epoch AS epoch, node_layer.index AS layer, node_layer.size AS size, node_layer.sampled AS sampled, neurons,
+       estimate AS fluctuation, CASE WHEN whole THEN 'exact' ELSE 'estimate' END AS fluctuation_kind,
+       estimate_se AS fluctuation_se, low AS fluctuation_low, high AS fluctuation_high,
+       state.fluctuation AS exact_fluctuation,
+       CASE WHEN state.fluctuation > 0 THEN (estimate - state.fluctuation) / state.fluctuation
+            ELSE estimate - state.fluctuation END AS fluctuation_error,
+       CASE WHEN in_exact AND out_exact THEN 'exact' ELSE 'estimate' END AS s_kind,
+       CASE WHEN in_exact THEN 'exact' ELSE 'estimate' END AS s_in_kind,
+       CASE WHEN out_exact THEN 'exact' ELSE 'estimate' END AS s_out_kind,
        CASE WHEN s_norm > 0 THEN s_diff / s_norm ELSE s_diff END AS s_error,
-       CASE WHEN neurons = node_layer.size THEN 'exact' ELSE 'estimate' END AS estimate_kind,
-       estimate, estimate_se,
-       CASE WHEN estimate - $z * estimate_se > 0 THEN estimate - $z * estimate_se ELSE 0.0 END AS estimate_low,
-       estimate + $z * estimate_se AS estimate_high
+       CASE WHEN NOT (in_exact OR out_exact) THEN null
+            ELSE CASE WHEN in_diff > out_diff THEN in_diff ELSE out_diff END / CASE WHEN s_norm > 0 THEN s_norm ELSE 1.0 END END AS s_exact_error,
+       s_inside,
+       CASE WHEN size(checks) > 0 THEN reduce(worst = 0.0, d IN checks | CASE WHEN abs(d[0]) / CASE WHEN d[1] > 0 THEN d[1] ELSE 1.0 END > worst
+                                                                       THEN abs(d[0]) / CASE WHEN d[1] > 0 THEN d[1] ELSE 1.0 END ELSE worst END) END AS w_in_error
 ORDER BY layer

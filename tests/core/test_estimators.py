@@ -1,4 +1,5 @@
-"""The fluctuation estimate from a uniform sample: bias, error and interval coverage over many samples."""
+"""The estimates from a uniform sample (a layer's fluctuation, a node strength's part): bias, error and
+interval coverage over many independent samples of the same trained weights."""
 
 from __future__ import annotations
 
@@ -6,20 +7,29 @@ import numpy as np
 import pytest
 import torch
 
-from cntgraph.core.estimators import fluctuation_estimate
+from cntgraph.core.estimators import Z95, expanded_total, fluctuation_estimate
+from cntgraph.core.links import layer_links
 from cntgraph.errors import ConfigurationError
 from cntgraph.model.metrics import node_strength
+from cntgraph.model.snapshot import take_snapshot
+from cntgraph.model.tracing import trace
 from cntgraph.studies.digits import cnn, load_digits, train
 from cntgraph.studies.ensemble import torch_threads
 
 
-def test_over_many_samples_the_estimate_is_unbiased_and_its_interval_covers_at_the_nominal_rate() -> None:
-    # the 288 strengths of the first conv layer of the demo's CNN after 3 epochs, sampled 64 at a time, 4,000 times
+@pytest.fixture(scope="module")
+def trained_cnn() -> torch.nn.Module:
+    """The demo's CNN after 3 epochs: node layers of 64, 288, 256, 64 and 10 units."""
     torch.manual_seed(0)
     model = cnn(8, 64)
     with torch_threads(1):
         train(model, load_digits(), 3, seed=0)
-    table = node_strength(model, (1, 8, 8))
+    return model
+
+
+def test_over_many_samples_the_estimate_is_unbiased_and_its_interval_covers_at_the_nominal_rate(trained_cnn: torch.nn.Module) -> None:
+    # the 288 strengths of the first conv layer of the demo's CNN after 3 epochs, sampled 64 at a time, 4,000 times
+    table = node_strength(trained_cnn, (1, 8, 8))
     strengths = table.loc[table["layer"] == 1, "s"].to_numpy()
     assert strengths.size == 288
     rng = np.random.default_rng(0)
@@ -29,7 +39,48 @@ def test_over_many_samples_the_estimate_is_unbiased_and_its_interval_covers_at_t
     covered = np.mean([e.low <= truth <= e.high for e in estimates])
     assert abs(values.mean() / truth - 1) < 0.02  # the square root of an unbiased variance: a small bias
     assert np.median(np.abs(values / truth - 1)) < 0.10
-    assert 0.92 <= covered <= 0.98  # nominal 0.95; 4,000 samples give it about +-0.007
+    assert 0.93 <= covered <= 0.97  # nominal 0.95; 4,000 samples give it about +-0.007
+
+
+@pytest.mark.parametrize("layer", [1, 2])
+def test_over_many_samples_a_strength_part_is_unbiased_and_its_interval_covers_near_the_nominal_rate(
+    trained_cnn: torch.nn.Module, layer: int
+) -> None:
+    # the links of conv layer `layer`, both ends sampled 64 units at a time, 1,000 times: the sums into each
+    # stored destination unit and out of each stored source unit, against the sums over all links
+    snapshot = take_snapshot(trained_cnn, trace(trained_cnn, (1, 8, 8)))
+    src, dst, w = layer_links(snapshot, layer)
+    n_src, n_dst = (node.size for node in snapshot.topology.node_layers[layer - 1 : layer + 1])
+    exact_in, exact_out = np.bincount(dst, w, n_dst), np.bincount(src, w, n_src)
+    rng = np.random.default_rng(layer)
+    errors: dict[str, list[np.ndarray]] = {"in": [], "out": []}
+    for _ in range(1000):
+        a = rng.choice(n_src, min(64, n_src), replace=False)
+        b = rng.choice(n_dst, 64, replace=False)
+        kept = np.isin(src, a) & np.isin(dst, b)
+        for part, ends, units, other, size, exact in (("in", dst, b, a, n_src, exact_in), ("out", src, a, b, n_dst, exact_out)):
+            total = np.bincount(ends[kept], w[kept], max(n_src, n_dst))[units]
+            squares = np.bincount(ends[kept], w[kept] ** 2, max(n_src, n_dst))[units]
+            value, se = expanded_total(total, squares, other.size, size)
+            errors[part].append(np.stack([value - exact[units], se]))
+    for part, found in errors.items():
+        if part == "in" and layer == 1:  # layer 0 (64 units) is stored whole: exact
+            assert all(np.allclose(e[0], 0, atol=1e-12) and np.all(e[1] == 0) for e in found)
+            continue
+        error, se = np.concatenate(found, axis=1)
+        assert abs(error.mean()) < 4 * error.std() / np.sqrt(error.size)  # unbiased: the mean error is within noise
+        covered = np.mean(np.abs(error) <= Z95 * se)
+        assert 0.90 <= covered <= 0.97, (part, covered)  # nominal 0.95; measured 0.92-0.95 (docs/METRICS.md)
+
+
+def test_an_expanded_total_by_hand() -> None:
+    # a layer of 4 units, 2 sampled with values 1 and 3: 4/2 * 4 = 8; S^2 = 2, Var = 16 (1 - 1/2) 2 / 2 = 8
+    value, se = expanded_total([4.0, 0.0], [10.0, 0.0], 2, 4)
+    assert value.tolist() == [8.0, 0.0] and se.tolist() == [np.sqrt(8.0), 0.0]
+    assert expanded_total(4.0, 10.0, 4, 4)[1] == 0.0  # stored whole: exact
+    assert np.isnan(expanded_total(3.0, 9.0, 1, 4)[1])  # one sampled unit: no spread to estimate from
+    with pytest.raises(ConfigurationError, match="cannot come from a layer"):
+        expanded_total(1.0, 1.0, 5, 4)
 
 
 def test_a_layer_stored_whole_is_exact_and_bad_sizes_are_named() -> None:

@@ -7,18 +7,29 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from torch import nn
 
 from cntgraph import layer_fluctuation, node_strength
 from cntgraph.cli import main
-from cntgraph.core.estimators import fluctuation_estimate
+from cntgraph.core.estimators import Z95, fluctuation_estimate
 from cntgraph.core.links import layer_links
 from cntgraph.core.sampling import Uniform
 from cntgraph.errors import QueryError
 from cntgraph.model.snapshot import take_snapshot
 from cntgraph.model.tracing import trace
+from cntgraph.recording.recorder import Recorder
 from cntgraph.store.graph import Graph
-from cntgraph.store.verification import RTOL, disagreements, fully_stored
+from cntgraph.store.verification import (
+    RTOL,
+    coverage,
+    disagreements,
+    fully_stored,
+    judge,
+)
+from cntgraph.studies.digits import cnn, load_digits, train
+from cntgraph.studies.ensemble import torch_threads
+from tests.conftest import delete_run
 from tests.store.test_graph import Params, float32, record, strengths
 
 pytestmark = pytest.mark.neo4j
@@ -44,7 +55,7 @@ def stored_states(graph: Graph, run: str, epoch: int) -> pd.DataFrame:
     return graph.cypher(
         "MATCH (r:Run {name: $run}) MATCH (s:NeuronState {rid: r.rid, epoch: $epoch}) "
         "RETURN s.layer AS layer, s.unit AS unit, s.s AS s, "
-        "s.db_s_in AS db_s_in, s.db_s_out AS db_s_out, s.db_s AS db_s ORDER BY layer, unit",
+        "s.db_s_in AS db_s_in, s.db_s_out AS db_s_out, s.db_s AS db_s, s.db_s_se AS db_s_se ORDER BY layer, unit",
         run=run, epoch=epoch,
     )
 
@@ -55,8 +66,9 @@ def test_full_mlp_run_agrees_with_python(graph: Graph, run_name: str) -> None:
     assert frame[["epoch", "layer"]].values.tolist() == [[e, layer] for e in (0, 1) for layer in range(4)]
     assert fully_stored(frame) and disagreements(frame).empty
     assert (frame["fluctuation_error"].abs().max(), frame["s_error"].max()) < (RTOL, RTOL)
-    assert set(frame["estimate_kind"]) == {"exact"} and (frame["estimate_se"] == 0).all()
-    np.testing.assert_allclose(frame["estimate"], frame["exact_fluctuation"], rtol=1e-9)
+    assert set(frame["fluctuation_kind"]) == set(frame["s_kind"]) == {"exact"} and (frame["fluctuation_se"] == 0).all()
+    assert (frame["s_inside"] == frame["neurons"]).all() and judge(frame).passed
+    assert frame["w_in_error"].iloc[1:].max() < RTOL and np.isnan(frame["w_in_error"].iloc[0])  # the input has no links
     for epoch in (0, 1):
         expected = strengths(mlp_params(epoch), SIZES[0])
         states = stored_states(graph, run_name, epoch)
@@ -65,10 +77,11 @@ def test_full_mlp_run_agrees_with_python(graph: Graph, run_name: str) -> None:
         np.testing.assert_allclose(frame.query("epoch == @epoch")["fluctuation"], [np.std(s) for s in expected], rtol=1e-9)
     db = graph.cypher(
         "MATCH (:Run {name: $run})-[:HAS_LAYER]->(:Layer)-[:HAS_STATE]->(s:LayerState) "
-        "RETURN s.epoch AS epoch, s.layer AS layer, s.db_fluctuation AS f ORDER BY epoch, layer",
+        "RETURN s.epoch AS epoch, s.layer AS layer, s.db_fluctuation AS f, s.db_fluctuation_se AS se ORDER BY epoch, layer",
         run=run_name,
     )
     np.testing.assert_array_equal(db["f"], frame["fluctuation"])
+    assert (db["se"] == 0).all() and (stored_states(graph, run_name, 1)["db_s_se"] == 0).all()
 
 
 def test_full_conv_run_agrees_with_python(graph: Graph, run_name: str) -> None:
@@ -95,53 +108,96 @@ def test_sampled_run_gives_the_documented_estimates(graph: Graph, run_name: str)
     frame = graph.aggregate(run_name)
     samples = stored_units(graph, run_name)
     assert [s.size for s in samples] == [3, 3, 3, 3] and frame["sampled"].tolist() == [3, 3, 3, 3]
-    estimates = _estimates(model, (6,), samples)
+    estimates, errors = _estimates(model, (6,), samples)
     exact = strengths(mlp_params(0), SIZES[0])
     states = stored_states(graph, run_name, 0)
     np.testing.assert_allclose(states["db_s"], np.concatenate(estimates), rtol=1e-9)
-    np.testing.assert_allclose(frame["fluctuation"], [np.std(e) for e in estimates], rtol=1e-9)
-    np.testing.assert_allclose(frame["exact_fluctuation"], [np.std(s) for s in exact], rtol=1e-12)
-    expected_error = [(np.std(e) - np.std(s)) / np.std(s) for e, s in zip(estimates, exact, strict=True)]
-    np.testing.assert_allclose(frame["fluctuation_error"], expected_error, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(states["db_s_se"], np.concatenate(errors), rtol=1e-9, atol=1e-15)
+    # layer 3 (3 units, all stored): the s_out of layer 2 is exact, its own s_in sums over a sample of layer 2
+    assert frame["s_in_kind"].tolist() == ["exact", "estimate", "estimate", "estimate"]
+    assert frame["s_out_kind"].tolist() == ["estimate", "estimate", "exact", "exact"]
+    assert frame["s_kind"].tolist() == ["estimate"] * 4 and frame["s_exact_error"].max() < RTOL
+    inside = [int(np.sum(np.abs(e - s[u]) <= Z95 * se)) for e, se, s, u in zip(estimates, errors, exact, samples, strict=True)]
+    assert frame["s_inside"].tolist() == inside
     s_error = [np.abs(e - s[u]).max() / np.abs(s[u]).max() for e, s, u in zip(estimates, exact, samples, strict=True)]
     np.testing.assert_allclose(frame["s_error"], s_error, rtol=1e-9, atol=1e-15)
-    assert not fully_stored(frame) and not disagreements(frame).empty
+    np.testing.assert_allclose(frame["exact_fluctuation"], [np.std(s) for s in exact], rtol=1e-12)
     # the fluctuation from the stored exact strengths: exact where every unit is stored (layer 3), else estimated
     for row, s, u in zip(frame.itertuples(index=False), exact, samples, strict=True):
         expected = fluctuation_estimate(s[u], s.size)
-        assert row.estimate_kind == expected.kind == ("exact" if u.size == s.size else "estimate")
-        assert (row.estimate, row.estimate_se, row.estimate_low, row.estimate_high) == pytest.approx(
+        assert row.fluctuation_kind == expected.kind == ("exact" if u.size == s.size else "estimate")
+        assert (row.fluctuation, row.fluctuation_se, row.fluctuation_low, row.fluctuation_high) == pytest.approx(
             (expected.value, expected.se, expected.low, expected.high), rel=1e-9, abs=1e-15)
+        assert row.fluctuation_error == pytest.approx((expected.value - np.std(s)) / np.std(s), rel=1e-9, abs=1e-15)
+    assert not fully_stored(frame) and disagreements(frame).empty
 
 
 def test_sampled_conv_neurons_without_stored_links_get_estimates(graph: Graph, run_name: str) -> None:
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
     params = [(float32(2, 1, 3, 3, seed=5), float32(2, seed=6)), (float32(3, 32, seed=7), float32(3, seed=8))]
     record(graph, run_name, model, (1, 6, 6), [params], sample=Uniform(4, seed=3))
-    frame = graph.aggregate(run_name)
+    graph.aggregate(run_name)
     samples = stored_units(graph, run_name)
     # with this sample, input unit 6 links to no stored unit and conv unit 7 is reached by no stored input
     assert samples[0].tolist() == [2, 6, 8, 26] and samples[1].tolist() == [7, 13, 17, 28]
-    estimates = _estimates(model, (1, 6, 6), samples)
-    np.testing.assert_allclose(stored_states(graph, run_name, 0)["db_s"], np.concatenate(estimates), rtol=1e-9)
-    np.testing.assert_allclose(frame["fluctuation"], [np.std(e) for e in estimates], rtol=1e-9)
-    assert estimates[0][1] == 1.0  # s_in = 1, and no stored out-link: the estimate of s_out is 0
+    estimates, errors = _estimates(model, (1, 6, 6), samples)
+    states = stored_states(graph, run_name, 0)
+    np.testing.assert_allclose(states["db_s"], np.concatenate(estimates), rtol=1e-9)
+    np.testing.assert_allclose(states["db_s_se"], np.concatenate(errors), rtol=1e-9, atol=1e-15)
+    assert estimates[0][1] == 1.0 and errors[0][1] == 0.0  # s_in = 1; no stored out-link: s_out's estimate is 0, and so its spread
 
 
-def _estimates(model: nn.Module, shape: tuple[int, ...], samples: list[np.ndarray]) -> list[np.ndarray]:
-    """The estimator by its definition: sums over the stored links, scaled by size / sampled of the other layer."""
+def _estimates(model: nn.Module, shape: tuple[int, ...], samples: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The estimator by its definition, from the model's links: per neighbouring node layer, the sum over
+    its stored units scaled by size / sampled, with the variance of an expansion estimate (a stored
+    unit without a link counting 0); the parts' variances add. Returns the strengths and their errors."""
     snapshot = take_snapshot(model, trace(model, shape))
     sizes = [node.size for node in snapshot.topology.node_layers]
-    scale = [n / units.size for n, units in zip(sizes, samples, strict=True)]
     s_in = [np.ones(samples[0].size)] + [np.zeros(units.size) for units in samples[1:]]
     s_out = [np.zeros(units.size) for units in samples[:-1]] + [np.ones(samples[-1].size)]
+    variance = [np.zeros(units.size) for units in samples]
     for layer, bias in enumerate(snapshot.biases, start=1):
         src, dst, w = layer_links(snapshot, layer, samples[layer - 1], samples[layer])
-        np.add.at(s_in[layer], np.searchsorted(samples[layer], dst), scale[layer - 1] * w)
-        np.add.at(s_out[layer - 1], np.searchsorted(samples[layer - 1], src), scale[layer] * w)
+        for ends, other, into, part in ((dst, layer - 1, layer, s_in), (src, layer, layer - 1, s_out)):
+            rows = np.searchsorted(samples[into], ends)
+            n, size = samples[other].size, sizes[other]
+            total = np.bincount(rows, w, samples[into].size)
+            squares = np.bincount(rows, w * w, samples[into].size)
+            part[into] += size / n * total
+            if n < size:
+                variance[into] += size**2 * (1 - n / size) / n * (squares - total**2 / n) / (n - 1)
         if bias is not None:
             s_in[layer] += np.repeat(bias, sizes[layer] // bias.size)[samples[layer]]
-    return [i + o for i, o in zip(s_in, s_out, strict=True)]
+    return [i + o for i, o in zip(s_in, s_out, strict=True)], [np.sqrt(np.maximum(v, 0)) for v in variance]
+
+
+def test_over_independent_samples_the_database_intervals_cover_near_the_nominal_rate(graph: Graph) -> None:
+    # the demo's CNN after 3 epochs, recorded as the demo records it (Uniform(64)) with 8 seeds: 8 independent samples
+    torch.manual_seed(0)
+    model = cnn(8, 64)
+    with torch_threads(1):
+        train(model, load_digits(), 3, seed=0)
+    runs = [f"test-aggregation-seed-{seed}" for seed in range(8)]
+    frames = []
+    try:
+        for seed, run in enumerate(runs):
+            delete_run(graph, run)
+            with Recorder(model, run, (1, 8, 8), graph=graph, sample=Uniform(64, seed=seed), progress=False) as recorder:
+                recorder.capture(0)
+            frames.append(graph.aggregate(run))
+    finally:
+        for run in runs:
+            delete_run(graph, run)
+    frame = pd.concat(frames, ignore_index=True)
+    whole = frame[frame["sampled"] == frame["size"]]  # layers 0, 3, 4: their fluctuation is exact
+    assert set(whole["layer"]) == {0, 3, 4} and set(whole["fluctuation_kind"]) == {"exact"}
+    assert whole["fluctuation_error"].abs().max() < RTOL and frame["s_exact_error"].max() < RTOL
+    sampled = frame[frame["sampled"] < frame["size"]]
+    assert np.median(sampled["fluctuation_error"].abs()) < 0.10
+    rates = coverage(frame).groupby("quantity")[["inside", "estimates"]].sum()
+    assert rates.loc["fluctuation", "estimates"] == 16 and rates.loc["fluctuation", "inside"] >= 14
+    assert 0.90 <= rates.loc["strength", "inside"] / rates.loc["strength", "estimates"] <= 0.97
+    assert all(judge(f).passed for f in frames)
 
 
 def test_some_epochs_only(graph: Graph, run_name: str) -> None:
@@ -158,20 +214,50 @@ def test_some_epochs_only(graph: Graph, run_name: str) -> None:
 def test_cli_aggregate_and_verify(graph: Graph, run_name: str, cli_env: None, capsys: pytest.CaptureFixture[str]) -> None:
     record(graph, run_name, mlp(), (6,), [mlp_params(0)])
     assert main(["aggregate", run_name, "--format", "csv"]) == 0
-    assert capsys.readouterr().out.splitlines()[0].startswith("epoch,layer,size,sampled,neurons,fluctuation")
+    assert capsys.readouterr().out.splitlines()[0].startswith("epoch,layer,size,sampled,neurons,fluctuation,fluctuation_kind")
     assert main(["verify", run_name]) == 0
-    assert "stores every unit; all agree within rtol 1e-09" in capsys.readouterr().out
-    graph.runner.driver.execute_query(
-        "MATCH (:Neuron {run: $run, layer: 2})-[:HAS_STATE]->(s:NeuronState {epoch: 0}) WITH s LIMIT 1 "
-        "SET s.w_in = [s.w_in[0] + 0.001] + s.w_in[1..]", run=run_name
-    )
+    printed = capsys.readouterr().out
+    assert "stores every unit" in printed and "exact values: all agree within rtol 1e-09" in printed
+    assert "intervals: none, every value is exact" in printed and printed.rstrip().endswith("verified")
+    corrupt_weight(graph, run_name, layer=2, change=0.001)
     assert main(["verify", run_name]) == 1
-    assert "pairs differ by more than rtol 1e-09" in capsys.readouterr().out
+    assert "exact values: 2 (epoch, layer) pairs differ by more than rtol 1e-09" in capsys.readouterr().out  # both ends of the link
+
+
+def corrupt_weight(graph: Graph, run: str, layer: int, change: float) -> None:
+    """Add ``change`` to the first stored incoming weight of one neuron state of node layer ``layer``."""
+    graph.runner.driver.execute_query(
+        "MATCH (:Neuron {run: $run, layer: $layer})-[:HAS_STATE]->(s:NeuronState {epoch: 0}) WITH s LIMIT 1 "
+        "SET s.w_in = [s.w_in[0] + $change] + s.w_in[1..]", run=run, layer=layer, change=change
+    )
 
 
 def test_cli_verify_of_a_sampled_run(graph: Graph, run_name: str, cli_env: None, capsys: pytest.CaptureFixture[str]) -> None:
-    record(graph, run_name, mlp(), (6,), [mlp_params(0)], sample=Uniform(3, seed=7))
+    model = nn.Sequential(nn.Linear(16, 24), nn.ReLU(), nn.Linear(24, 20), nn.ReLU(), nn.Linear(20, 4))
+    params = [(float32(24, 16, seed=1), float32(24, seed=2)), (float32(20, 24, seed=3), float32(20, seed=4)),
+              (float32(4, 20, seed=5), float32(4, seed=6))]
+    record(graph, run_name, model, (16,), [params], sample=Uniform(10, seed=1))
     assert main(["verify", run_name]) == 0
     printed = capsys.readouterr().out
-    assert "max_fluctuation_error" in printed and "is sampled: the in-database values are estimates" in printed
-    assert main(["verify", run_name, "--strict"]) == 1
+    assert "is sampled: the values of its sampled layers are estimates" in printed and "fluctuation_coverage" in printed
+    assert "exact values: all agree within rtol 1e-09" in printed
+    assert "fluctuation intervals: 3 of 3 hold the exact value" in printed and "strength intervals: " in printed
+    # between two sampled layers no value is exact: the stored weights are checked against their stored sums
+    corrupt_weight(graph, run_name, layer=2, change=1e-6)
+    assert main(["verify", run_name]) == 1
+    assert "exact values: 1 (epoch, layer) pair differs" in capsys.readouterr().out
+    # exact strengths that the intervals miss: the coverage is too low
+    other = run_name + "-s"
+    try:
+        record(graph, other, model, (16,), [params], sample=Uniform(10, seed=1))
+        graph.runner.driver.execute_query(
+            "MATCH (:Neuron {run: $run})-[:HAS_STATE]->(s:NeuronState) WHERE s.layer IN [1, 2] SET s.s = 10 * s.s + 100",
+            run=other,
+        )
+        assert main(["verify", other]) == 1
+        printed = capsys.readouterr().out
+        assert "exact values: all agree" in printed and ": too low" in printed
+        assert printed.rstrip().endswith("NOT verified: see docs/METRICS.md, in-database aggregation")
+        assert main(["verify", other, "--tolerance", "1.0"]) == 0  # judged against a coverage of 0: anything passes
+    finally:
+        delete_run(graph, other)

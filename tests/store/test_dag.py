@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cntgraph.core.estimators import fluctuation_estimate
 from cntgraph.core.links import stored_links
 from cntgraph.core.metrics import layer_fluctuation, node_strength
 from cntgraph.core.network import (
@@ -194,25 +195,43 @@ def test_aggregation_is_the_documented_estimator(graph: Graph, dag: tuple[str, R
     scale = np.array([size / units.size for size, units in zip(SIZES, samples, strict=True)])
     # the estimator by its definition: each stored link counted at both its ends, scaled by the size /
     # sampled of the layer at its other end; the bias of every layer into a unit; input s_in = 1, sink s_out = 1
+    # the variance: per neighbouring layer l of n of N units stored, N^2 (1 - n/N) / n times the sample variance
+    # (ddof 1) of the weights from (or to) its stored units, 0 where a stored unit has no link; the parts' variances add
     s_in = [np.ones(samples[0].size)] + [np.zeros(units.size) for units in samples[1:]]
     s_out = [np.ones(units.size) if layer in SINKS else np.zeros(units.size) for layer, units in enumerate(samples)]
+    variance = [np.zeros(units.size) for units in samples]
+
+    def add_variance(into: int, rows: np.ndarray, w: np.ndarray, other: int) -> None:
+        n, size = samples[other].size, SIZES[other]
+        total, squares = (np.bincount(rows, values, samples[into].size) for values in (w, w * w))
+        variance[into] += size**2 * (1 - n / size) / n * (squares - total**2 / n) / (n - 1) if n < size else 0.0
+
     for number, (layer, bias) in enumerate(zip(LAYERS, snap.biases, strict=True), start=1):
         src_layer, src, dst, w = stored_links(snap, number, samples)
-        np.add.at(s_in[layer.index], np.searchsorted(samples[layer.index], dst), scale[src_layer] * w)
+        rows = np.searchsorted(samples[layer.index], dst)
+        np.add.at(s_in[layer.index], rows, scale[src_layer] * w)
         for source in layer.sources:
             here = src_layer == source
             np.add.at(s_out[source], np.searchsorted(samples[source], src[here]), scale[layer.index] * w[here])
+            add_variance(layer.index, rows[here], w[here], source)
+            add_variance(source, np.searchsorted(samples[source], src[here]), w[here], layer.index)
         if bias is not None:
             s_in[layer.index] += bias[samples[layer.index]]
     estimates = [i + o for i, o in zip(s_in, s_out, strict=True)]
-    np.testing.assert_allclose(db_states(graph, run, 2)["db_s"], np.concatenate(estimates), rtol=1e-9)
-    np.testing.assert_allclose(frame["fluctuation"], [np.std(e) for e in estimates], rtol=1e-9)
+    states = db_states(graph, run, 2)
+    np.testing.assert_allclose(states["db_s"], np.concatenate(estimates), rtol=1e-9)
+    np.testing.assert_allclose(states["db_s_se"], np.sqrt(np.maximum(np.concatenate(variance), 0)), rtol=1e-9, atol=1e-15)
+    exact = node_strength(snap)
+    for row, units in zip(frame.itertuples(index=False), samples, strict=True):  # the fluctuation from the stored exact strengths
+        expected = fluctuation_estimate(exact.loc[exact["layer"] == row.layer, "s"].to_numpy()[units], SIZES[row.layer])
+        assert row.fluctuation_kind == expected.kind
+        assert (row.fluctuation, row.fluctuation_se) == pytest.approx((expected.value, expected.se), rel=1e-9, abs=1e-15)
 
 
 def db_states(graph: Graph, run: str, epoch: int) -> pd.DataFrame:
     return graph.cypher(
         "MATCH (r:Run {name: $run}) MATCH (s:NeuronState {rid: r.rid, epoch: $epoch}) "
-        "RETURN s.layer AS layer, s.unit AS unit, s.db_s_in AS db_s_in, s.db_s_out AS db_s_out, s.db_s AS db_s "
+        "RETURN s.layer AS layer, s.unit AS unit, s.db_s_in AS db_s_in, s.db_s_out AS db_s_out, s.db_s AS db_s, s.db_s_se AS db_s_se "
         "ORDER BY layer, unit",
         run=run, epoch=epoch,
     )
