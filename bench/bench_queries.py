@@ -1,4 +1,4 @@
-"""Query and in-database aggregation latency; prints markdown tables for docs/BENCHMARKS.md.
+"""Query latency; prints markdown tables for docs/BENCHMARKS.md (in-database aggregation: bench_aggregation.py).
 
     .venv/bin/python bench/bench_queries.py            # starts (and stops) its own Neo4j
     .venv/bin/python bench/bench_queries.py --uri bolt://127.0.0.1:7687 --password ...
@@ -7,10 +7,6 @@
     recorded in full (6,464 links an epoch, 646,400 in all) by the Recorder, a small nudge of
     every weight between epochs; random links and neurons, timed one call at a time
     (round trip, Cypher and DataFrame), after a warm-up. Targets: p50 <= 10 ms and <= 20 ms.
-(b) ``Graph.aggregate`` of one epoch of a 784-128-10 MLP recorded in full (101,632 links; the
-    run holds 3 epochs, so the epoch's links are found by index among 304,896), beside numpy
-    doing the same sums (W.sum(1) + b, W.sum(0), np.std per layer) on the float64 weights.
-    Target: <= 1 s.
 """
 
 from __future__ import annotations
@@ -108,54 +104,15 @@ def _row(what: str, ms: np.ndarray, target: str) -> str:
     return f"| {what} | {p50:.2f} ms | {p90:.2f} ms | {p99:.2f} ms | {target} |"
 
 
-def aggregation(graph: Graph, repeat: int) -> list[str]:
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
-    record(graph, "bench-aggregate", model, (784,), 3)
-    links = graph.epochs("bench-aggregate")["links"].iloc[-1]
-    graph.aggregate("bench-aggregate", epochs=[2])  # warm-up
-    db = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        frame = graph.aggregate("bench-aggregate", epochs=[2])
-        db.append(time.perf_counter() - start)
-    weights = [(m.weight.detach().double().numpy(), m.bias.detach().double().numpy()) for m in model if isinstance(m, nn.Linear)]
-    numpy = []
-    for _ in range(max(repeat, 50)):
-        start = time.perf_counter()
-        _numpy_sums(weights)
-        numpy.append(time.perf_counter() - start)
-    worst = max(frame["fluctuation_error"].abs().max(), frame["s_error"].max())
-    return [
-        f"784-128-10 MLP in full, {links:,} links an epoch, 3 epochs stored; median of {repeat} calls "
-        f"(numpy: of {len(numpy)}); load average after: {load_average()}",
-        "",
-        "| one epoch, full 784-128-10 MLP | time |",
-        "| --- | --- |",
-        f"| `graph.aggregate(run, epochs=[2])` (Cypher sums, writes back, returns errors) | {1000 * np.median(db):.0f} ms "
-        f"(min {1000 * min(db):.0f}, max {1000 * max(db):.0f}) |",
-        f"| numpy, same sums and std on float64 weights in memory | {1000 * np.median(numpy):.2f} ms |",
-        f"| largest relative error, Cypher vs exact | {worst:.1e} |",
-    ]
-
-
-def _numpy_sums(weights: list[tuple[np.ndarray, np.ndarray]]) -> list[float]:
-    s_in = [np.ones(weights[0][0].shape[1])] + [w.sum(axis=1) + b for w, b in weights]
-    s_out = [w.sum(axis=0) for w, _ in weights] + [np.ones(weights[-1][0].shape[0])]
-    return [float(np.std(i + o)) for i, o in zip(s_in, s_out, strict=True)]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_server_arguments(parser)
     parser.add_argument("--calls", type=int, default=300, help="timed history calls of each kind (default 300)")
-    parser.add_argument("--repeat", type=int, default=9, help="timed aggregate() calls (default 9)")
     args = parser.parse_args()
     print(f"Machine: {machine()}; load average at start: {load_average()}\n")
     with bench_server(args, "queries") as bench:
         state = bench.server.state() if bench.server is not None else None
-        print("\n".join(histories(bench.graph, args.calls, state.pid if state else None)), end="\n\n")
-        print("\n".join(aggregation(bench.graph, args.repeat)))
+        print("\n".join(histories(bench.graph, args.calls, state.pid if state else None)))
 
 
 if __name__ == "__main__":

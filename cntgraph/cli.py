@@ -257,9 +257,21 @@ def _aggregate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _population(args: argparse.Namespace) -> int:
+    from cntgraph.server.connect import connect
+
+    with connect() as graph:
+        result = graph.population(args.runs, args.by, args.width)
+    frame = result.divergences if args.divergences else result.summary
+    if args.epoch is not None:
+        frame = frame[frame["epoch"] == args.epoch]
+    _print_frame(frame, args.format)
+    return 0
+
+
 def _verify(args: argparse.Namespace) -> int:
     from cntgraph.server.connect import connect
-    from cntgraph.store.verification import disagreements, error_summary, fully_stored
+    from cntgraph.store.verification import error_summary, fully_stored, judge
 
     with connect() as graph:
         frame = graph.aggregate(args.run)
@@ -267,11 +279,12 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"run {args.run!r} has no complete epoch: nothing to verify")
         return 0
     print(error_summary(frame).to_string(index=False))
-    full, wrong = fully_stored(frame), disagreements(frame, args.rtol)
-    kind = "stores every unit" if full else "is sampled: the in-database values are estimates"
-    verdict = f"{len(wrong)} of {len(frame)} (epoch, layer) pairs differ by more than" if len(wrong) else "all agree within"
-    print(f"\nrun {args.run!r} {kind}; {verdict} rtol {args.rtol:g}")
-    return 1 if len(wrong) and (full or args.strict) else 0
+    verdict = judge(frame, args.rtol, 0.0 if args.strict else args.tolerance)
+    kind = "stores every unit" if fully_stored(frame) else "is sampled: the values of its sampled layers are estimates"
+    print(f"\nrun {args.run!r} {kind}")
+    print("\n".join(verdict.lines()))
+    print("verified" if verdict.passed else "NOT verified: see docs/METRICS.md, in-database aggregation")
+    return 0 if verdict.passed else 1
 
 
 def _param(text: str) -> tuple[str, str]:
@@ -311,7 +324,7 @@ def _print_frame(frame: pd.DataFrame, form: str) -> None:
 
 
 def _add_query_commands(commands: argparse._SubParsersAction) -> None:
-    from cntgraph.store.verification import RTOL
+    from cntgraph.store.verification import RTOL, TOLERANCE
 
     formats = {"choices": ("table", "csv", "json"), "default": "table", "help": "output format (default table)"}
     runs = commands.add_parser("runs", help="list the recorded runs")
@@ -327,10 +340,24 @@ def _add_query_commands(commands: argparse._SubParsersAction) -> None:
     aggregate.add_argument("run", help="run name")
     aggregate.add_argument("--format", **formats)
     aggregate.set_defaults(handler=_aggregate)
+    population = commands.add_parser(
+        "population", help="compare groups of runs (by a run or epoch property) per epoch and layer, inside Neo4j"
+    )
+    population.add_argument("runs", nargs="+", help="run names; NAME* stands for every run beginning with NAME (quote it)")
+    population.add_argument("--by", required=True, help="run.<property> or epoch.<property>, e.g. epoch.accuracy or run.scale")
+    population.add_argument("--width", type=float, default=0.0, help="bucket width for numbers (default 0: group by the values)")
+    population.add_argument("--divergences", action="store_true", help="the divergences between groups instead of their summary")
+    population.add_argument("--epoch", type=_whole(0), help="show one epoch only")
+    population.add_argument("--format", **formats)
+    population.set_defaults(handler=_population)
     verify = commands.add_parser("verify", help="aggregate in Neo4j and compare with the exact metrics")
     verify.add_argument("run", help="run name")
-    verify.add_argument("--rtol", type=float, default=RTOL, help=f"relative tolerance (default {RTOL:g})")
-    verify.add_argument("--strict", action="store_true", help="fail on a sampled run's estimation error too")
+    verify.add_argument("--rtol", type=float, default=RTOL, help=f"relative tolerance of exact values (default {RTOL:g})")
+    verify.add_argument(
+        "--tolerance", type=float, default=TOLERANCE,
+        help=f"how far below the nominal 95%% the intervals' coverage may be (default {TOLERANCE:g})",
+    )
+    verify.add_argument("--strict", action="store_true", help="judge the intervals' coverage against the nominal 95%% itself")
     verify.set_defaults(handler=_verify)
 
 

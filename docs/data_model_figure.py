@@ -78,6 +78,7 @@ def props(*lines: str, keys: int = 0) -> tuple[tuple[str, bool], ...]:
 
 RUN = Box(":Run", COLS[0], ROWS[0], NODE, props(
     "rid  (unique)", "name  (unique)", "created_at", "model, input_shape,", "sample, every",
+    "+ user props: scale, seed, ...",
     keys=2))
 LAYER = Box(":Layer", COLS[1], ROWS[0], NODE, props(
     "(rid, index)  unique", "name, kind, shape, size", "sampled, run", "s_edges, w_edges (bins)",
@@ -91,14 +92,14 @@ EPOCH_BOX = Box(":Epoch", COLS[0], ROWS[1], EPOCH, props(
     "+ user props: loss, accuracy, ...",
     keys=1))
 NEURON = Box(":Neuron", COLS[1], ROWS[1], NODE, props(
-    "(rid, layer, unit)  unique", "run", "in_units: the stored units of layer l-1",
+    "(rid, layer, unit)  unique", "run, linked", "in_layers, in_units: the stored units",
     "that link into it, fixed for the run",
     "(null in the input layer)",
     keys=1))
 NEURON_STATE = Box(":NeuronState", COLS[2], ROWS[1], STATE, props(
     "(rid, layer, unit, epoch)  unique", "index (rid, epoch)", "s_in, s_out, s, bias",
     "w_in (float array): the weights of the", "neuron's stored incoming links at this",
-    "epoch, w_in[i] from in_units[i]",
+    "epoch, w_in[i] from in_units[i]", "w_in_sum: their sum (for verify)",
     keys=2))
 
 
@@ -154,15 +155,15 @@ def draw(path: Path = OUT) -> None:
     arrow(ax, (LAYER.cx, LAYER.bottom), (NEURON.cx, NEURON.y), "HAS_NEURON", BLUE,
           beside=False)
 
-    # Links are no relationships: the note stands where the LINK self-loop used to be.
+    # LINK: a relationship between neurons, once per run; the weights over time stay in the states.
     note_x, note_y = NEURON.cx, NEURON.bottom + 34
-    ax.text(note_x, note_y, "a link = (in_units[i] of layer l-1) -> this neuron",
+    ax.text(note_x, note_y, "(:Neuron)-[:LINK {i}]->(:Neuron): one per stored link",
             ha="center", va="center", fontsize=10.5, weight="bold", color=RED)
-    ax.text(note_x, note_y + LINE, "its weight at an epoch = NeuronState.w_in[i]",
+    ax.text(note_x, note_y + LINE, "its weight at an epoch = the target's NeuronState.w_in[i]",
             ha="center", va="center", fontsize=10.5, weight="bold", color=RED)
     ax.text(note_x, note_y + 3.1 * LINE,
-            "LINK {w, epoch}: virtual relationships made on the fly\n"
-            "for Neo4j Browser (browser/epoch_graph, APOC), never stored",
+            "LINK also holds summaries over the run: first, last,\n"
+            "delta, min, max, first_epoch, last_epoch, epochs",
             ha="center", va="center", fontsize=10.5, style="italic", color=RED,
             linespacing=1.6,
             bbox={"boxstyle": "round,pad=0.6", "fc": "white", "ec": RED, "ls": "--",

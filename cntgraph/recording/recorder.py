@@ -100,7 +100,9 @@ class Recorder:
     Given ``data`` (a batch of inputs, e.g. 256 training samples), every capture also runs it through
     the model (eval mode, no gradients, in the training process) and stores, per layer, the
     distribution of the neurons' activations and input-weighted strengths on it (``activation_*``,
-    ``input_strength_*``; see :mod:`cntgraph.core.activations`).
+    ``input_strength_*``; see :mod:`cntgraph.core.activations`). ``props`` (numbers, strings,
+    booleans) are stored on the Run node when the run is created, e.g. ``{"scale": 0.5, "lr": 0.01}``,
+    so that ``graph.population(..., by="run.scale")`` can group runs by them.
 
     Example:
         with cntgraph.Recorder(model, "mlp-1", input_shape=(784,), sample=cntgraph.Uniform(256)) as rec:
@@ -130,6 +132,7 @@ class Recorder:
         writer_process: bool = True,
         null_draws: int = 0,
         data: torch.Tensor | None = None,
+        props: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(run, str) or not run.strip():
             raise ConfigurationError(f"run must be a non-empty name, got {run!r}")
@@ -147,6 +150,7 @@ class Recorder:
         self.if_exists = if_exists
         self.bins = bins
         self.null_draws = checked_draws(null_draws)
+        self.props = _checked_props(dict(props or {}), "run")
         self.fold_batchnorm = fold_batchnorm
         if data is not None and (
             not isinstance(data, torch.Tensor) or len(data) == 0 or tuple(data.shape[1:]) != self.input_shape
@@ -390,6 +394,7 @@ class Recorder:
 
     def _new_layout(self, snapshot: Snapshot) -> RunLayout:
         props = {
+            **self.props,
             "model": type(self.model).__name__,
             "input_shape": list(self.input_shape),
             "sample": repr(self.sample),
@@ -613,6 +618,8 @@ def _plain(value: Any) -> Any:
 
 
 RESERVED_PROPS = frozenset({"rid", "epoch", "run", "complete", "captured_at", "completed_at", "links"})
+#: properties of the Run node that cntgraph sets itself
+RESERVED_RUN_PROPS = frozenset({"rid", "name", "created_at", "layout_written", "model", "input_shape", "sample", "every"})
 
 
 def _checked_epoch(epoch: Any) -> int:
@@ -639,10 +646,10 @@ def _checked_epoch(epoch: Any) -> int:
     return number
 
 
-def _checked_props(props: dict[str, Any]) -> dict[str, Any]:
-    """Epoch properties as Neo4j stores them: numbers, strings and booleans (0-d tensors and numpy
-    scalars unwrapped); anything else is a ConfigurationError naming the property, raised before
-    anything is queued.
+def _checked_props(props: dict[str, Any], kind: str = "epoch") -> dict[str, Any]:
+    """Epoch (or run) properties as Neo4j stores them: numbers, strings and booleans (0-d tensors and
+    numpy scalars unwrapped); anything else is a ConfigurationError naming the property, raised
+    before anything is queued.
 
     Example:
         >>> _checked_props({"loss": np.float32(0.5), "note": "ok"})
@@ -651,26 +658,31 @@ def _checked_props(props: dict[str, Any]) -> dict[str, Any]:
         Traceback (most recent call last):
         ...
         cntgraph.errors.ConfigurationError: epoch property big=18446744073709551616 does not fit Neo4j's 64-bit integers; pass it as a float or a string
+        >>> _checked_props({"model": "mine"}, "run")
+        Traceback (most recent call last):
+        ...
+        cntgraph.errors.ConfigurationError: run property 'model' is reserved by cntgraph; rename it (e.g. 'my_model')
     """
+    reserved = RESERVED_PROPS if kind == "epoch" else RESERVED_RUN_PROPS
     checked = {}
     for key, value in props.items():
         if not isinstance(key, str) or not key:
-            raise ConfigurationError(f"epoch property name {key!r} is not a non-empty string; name it (e.g. 'loss')")
-        if key in RESERVED_PROPS:
-            raise ConfigurationError(f"epoch property {key!r} is reserved by cntgraph; rename it (e.g. 'my_{key}')")
-        _encodable(f"epoch property name {key!r}", key)
+            raise ConfigurationError(f"{kind} property name {key!r} is not a non-empty string; name it (e.g. 'loss')")
+        if key in reserved:
+            raise ConfigurationError(f"{kind} property {key!r} is reserved by cntgraph; rename it (e.g. 'my_{key}')")
+        _encodable(f"{kind} property name {key!r}", key)
         if hasattr(value, "item") and callable(value.item):
             value = value.item()
         if not isinstance(value, (int, float, str, bool)):
             raise ConfigurationError(
-                f"epoch property {key}={value!r} is a {type(value).__name__}; use a number, string or boolean"
+                f"{kind} property {key}={value!r} is a {type(value).__name__}; use a number, string or boolean"
             )
         if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value <= MAX_EPOCH:
             raise ConfigurationError(
-                f"epoch property {key}={value!r} does not fit Neo4j's 64-bit integers; pass it as a float or a string"
+                f"{kind} property {key}={value!r} does not fit Neo4j's 64-bit integers; pass it as a float or a string"
             )
         if isinstance(value, str):
-            _encodable(f"epoch property {key}", value)
+            _encodable(f"{kind} property {key}", value)
         checked[key] = value
     return checked
 

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import unicodedata
 import zipfile
 from pathlib import Path
@@ -176,7 +177,11 @@ def _literal(name: str, value: object) -> str:
         return cypher_string(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    raise ConfigurationError(f"${name} must be a string or a whole number, got {value!r}")
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_literal(name, item) for item in value) + "]"
+    raise ConfigurationError(f"${name} must be a string, a finite number or a list of them, got {value!r}")
 
 
 def _escaped(char: str) -> str:

@@ -18,7 +18,7 @@ import pandas as pd
 from cntgraph.checks import whole_number
 from cntgraph.core.groups import summarize
 from cntgraph.errors import QueryError
-from cntgraph.store import aggregation
+from cntgraph.store import aggregation, populations
 from cntgraph.store.runner import Neo4jRunner
 
 if TYPE_CHECKING:
@@ -307,6 +307,32 @@ class Graph:
             graph.aggregate("mlp-1", epochs=[19])[["layer", "fluctuation", "fluctuation_error"]]
         """
         return aggregation.aggregate(self.runner, run, self.complete_epochs(run, epochs))
+
+    # -- populations of runs, in-database ------------------------------------------------------
+    def population(self, runs: Sequence[str] | str, by: str, width: float = 0.0) -> populations.Population:
+        """Group runs by a run or epoch property and compare the groups per epoch and layer, in Cypher.
+
+        ``runs``: run names, a name ending in ``*`` standing for every run it begins; ``by``:
+        ``"run.<property>"`` or ``"epoch.<property>"``; ``width`` > 0 buckets numbers. Returns the
+        groups' ``summary`` (fluctuation over runs, pooled strengths and weights) and the
+        ``divergences`` between their pooled histograms: see
+        :func:`cntgraph.store.populations.population`. The same as
+        :func:`cntgraph.core.groups.population_summary` on `population_states`.
+
+        Example:
+            result = graph.population(["ens-*"], "epoch.accuracy", width=0.1)
+            result.summary.query("layer == 1")[["group", "epoch", "runs", "fluctuation_mean"]]
+        """
+        return populations.population(self.runner, runs, by, width)
+
+    def population_states(self, runs: Sequence[str] | str, by: str) -> pd.DataFrame:
+        """The layer states a `population` starts from, with the property ``by`` as ``value``.
+
+        Example:
+            states = graph.population_states(["ens-*"], "run.scale")
+            cntgraph.core.groups.population_summary(states)
+        """
+        return populations.population_states(self.runner, runs, by)
 
     def _distributions(self, run: str, epoch: int | None, group: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Stored neurons' ``s`` and every layer's fluctuation of ``run`` at ``epoch`` (None: its last)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 from collections.abc import Iterable
 from functools import lru_cache
@@ -146,7 +147,9 @@ def check_parameters(name: str, given: Iterable[str]) -> None:
 
 #: the type of every parameter name the library uses: one name, one meaning, in every query
 PARAMETER_TYPES: dict[str, str] = {
-    **dict.fromkeys(("run", "name"), "string"),
+    **dict.fromkeys(("run", "name", "by"), "string"),
+    **dict.fromkeys(("z", "width"), "number"),
+    **dict.fromkeys(("runs",), "list of strings"),
     **dict.fromkeys(
         ("rid", "epoch", "layer", "unit", "k", "start", "end", "src", "dst", "src_layer", "dst_layer",
          "src_unit", "dst_unit", "links", "neuron_states"),
@@ -155,7 +158,7 @@ PARAMETER_TYPES: dict[str, str] = {
     **dict.fromkeys(("epochs", "units"), "list of integers"),
     **dict.fromkeys(("props",), "map"),
     **dict.fromkeys(
-        ("bias", "in_layers", "in_units", "layers", "s", "s_in", "s_out", "scores", "states", "w_in"), "list"
+        ("bias", "in_layers", "in_units", "layers", "s", "s_in", "s_out", "scores", "states", "w_in", "w_in_sum"), "list"
     ),
 }
 
@@ -163,13 +166,15 @@ PARAMETER_TYPES: dict[str, str] = {
 def typed_value(parameter: str, text: str) -> object:
     """``text`` (as typed on a command line) as the value of ``parameter``, by its declared type.
 
-    Strings stay strings (a run named ``1`` is ``"1"``); integers are whole numbers; lists of
-    integers are comma-separated or JSON; lists and maps are JSON. QueryError names the
-    parameter and its type when ``text`` is not one.
+    Strings stay strings (a run named ``1`` is ``"1"``); integers are whole numbers, numbers any
+    finite number; lists of integers or of strings are comma-separated or JSON; lists and maps are
+    JSON. QueryError names the parameter and its type when ``text`` is not one.
 
     Example:
-        >>> typed_value("run", "1"), typed_value("epoch", "3"), typed_value("epochs", "1,2")
-        ('1', 3, [1, 2])
+        >>> typed_value("run", "1"), typed_value("epoch", "3"), typed_value("epochs", "1,2"), typed_value("width", "0.1")
+        ('1', 3, [1, 2], 0.1)
+        >>> typed_value("runs", "ens-*,demo-mlp")
+        ['ens-*', 'demo-mlp']
         >>> typed_value("epoch", "three")
         Traceback (most recent call last):
         ...
@@ -181,6 +186,12 @@ def typed_value(parameter: str, text: str) -> object:
     try:
         if kind == "integer":
             return int(text)
+        if kind == "number" and math.isfinite(number := float(text)):
+            return number
+        if kind == "list of strings":
+            value = json.loads(text) if text.lstrip().startswith("[") else [part.strip() for part in text.split(",") if part.strip()]
+            if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+                return value
         if kind == "list of integers":
             value = json.loads(text) if text.lstrip().startswith("[") else [int(part) for part in text.split(",") if part.strip()]
             if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):

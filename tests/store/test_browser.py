@@ -113,8 +113,12 @@ def test_inline_parameters_leaves_comments_and_strings_alone() -> None:
         browser.inline_parameters(query, run="x")
     with pytest.raises(QueryError, match="got k, run, x"):
         browser.inline_parameters(query, run="x", k=1, x=1)
-    with pytest.raises(ConfigurationError, match=r"\$k must be a string or a whole number"):
+    with pytest.raises(ConfigurationError, match=r"\$k must be a string, a finite number or a list of them"):
         browser.inline_parameters(query, run="x", k=True)
+    with pytest.raises(ConfigurationError, match=r"\$k must be"):
+        browser.inline_parameters(query, run="x", k=float("nan"))
+    # lists (a population's run names) and numbers (a bucket width) are written as Cypher literals
+    assert browser.inline_parameters("RETURN $run, $k", run=["a'b", "c-*"], k=0.1) == "RETURN ['a\\'b', 'c-*'], 0.1"
 
 
 def test_post_connect_cmd_is_the_style_alone() -> None:
@@ -411,13 +415,16 @@ def test_chromium_runs_every_saved_query_and_imports_them_as_favorites(
 ) -> None:
     _, graph = browser_server
     run = "browser-e2e-queries"
-    delete_run(graph, run)
-    record(graph, run, small_mlp(), 3, sample=Full())
+    for name in (run, f"{run}-b"):  # two runs: a population of two groups
+        delete_run(graph, name)
+        record(graph, name, small_mlp(), 3, sample=Full())
+    population = {"runs": [f"{run}*"], "by": "run.name", "width": 0}
     values = {
         "browser/runs": {}, "browser/epoch_graph": {"run": run, "epoch": 2}, "browser/fluctuation": {"run": run},
         "browser/link_history": {"run": run, "layer": 0, "src": 3, "dst": 5},
         "browser/top_movers": {"run": run, "start": 0, "end": 2, "k": 5},
         "browser/neighbourhood": {"run": run, "layer": 1, "unit": 4}, "browser/changed_links": {"run": run, "k": 10},
+        "browser/population": population, "browser/population_divergences": population,
     }
     assert set(values) == {name for name in library.names() if name.startswith("browser/")}
     for name, given_values in values.items():
@@ -444,10 +451,12 @@ def test_chromium_runs_the_saved_queries_after_params_with_numbers(
     """Browser keeps the numbers of `:params` as floats (10.0); the saved queries cast where Cypher needs integers."""
     _, graph = browser_server
     run = "browser-e2e-params"
-    delete_run(graph, run)
-    record(graph, run, small_mlp(), 3, sample=Full())
-    numbers = {"epoch": 2, "layer": 1, "unit": 4, "src": 3, "dst": 5, "start": 0, "end": 2, "k": 5}
-    params = f":params {{run: '{run}', " + ", ".join(f"{key}: {value}" for key, value in numbers.items()) + "}"
+    for name in (run, f"{run}-b"):  # two runs: a population of two groups
+        delete_run(graph, name)
+        record(graph, name, small_mlp(), 3, sample=Full())
+    numbers = {"epoch": 2, "layer": 1, "unit": 4, "src": 3, "dst": 5, "start": 0, "end": 2, "k": 5, "width": 0}
+    texts = {"run": run, "runs": [f"{run}*"], "by": "run.name"}
+    params = ":params {" + ", ".join(f"{key}: {value!r}" for key, value in {**texts, **numbers}.items()) + "}"
     statuses = "return Array.from(document.querySelector('[data-testid=frame]').querySelectorAll('[title^=\"Status: \"]')).map(e => e.title)"
     for name in (name for name in library.names() if name.startswith("browser/") and library.parameters(name)):
         # one editor, two statements: a page load (a new URL) would forget the parameters
@@ -458,8 +467,9 @@ def test_chromium_runs_the_saved_queries_after_params_with_numbers(
         assert session.driver.execute_script(statuses) == ["Status: success"] * 2, (name, session.newest())
         # what Browser sends, floats, answers as integers do (and not with nothing)
         given = {key: value for key, value in numbers.items() if key in library.parameters(name)}
-        as_floats = graph.query(name, run=run, **{key: float(value) for key, value in given.items()})
-        assert len(as_floats) > 0 and as_floats.astype(str).equals(graph.query(name, run=run, **given).astype(str)), name
+        named = {key: value for key, value in texts.items() if key in library.parameters(name)}
+        as_floats = graph.query(name, **named, **{key: float(value) for key, value in given.items()})
+        assert len(as_floats) > 0 and as_floats.astype(str).equals(graph.query(name, **named, **given).astype(str)), name
 
 
 def test_chromium_expands_a_neuron_to_its_linked_neighbours(

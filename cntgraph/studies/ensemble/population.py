@@ -423,7 +423,7 @@ def _train_recorded(
     # members are small and many: a writer process each would cost more to start than it saves
     with Recorder(
         model, run, data.input_shape, graph=graph, sample=sample or Full(), if_exists="overwrite", progress=False,
-        writer_process=False, null_draws=null_draws,
+        writer_process=False, null_draws=null_draws, props=asdict(member),
     ) as recorder:
         return train_member(
             member, model, data, on_epoch=lambda epoch, loss, acc: recorder.capture(epoch, loss=loss, accuracy=acc),
