@@ -34,10 +34,10 @@ CALL (rid, layers, scale, spread) {
     MATCH (b:Neuron)-[:HAS_STATE]->(s:NeuronState)
     USING INDEX SEEK s:NeuronState(rid, epoch)
     WHERE s.rid = rid AND s.epoch = $epoch AND s.w_in IS NOT NULL
-    WITH s, coalesce(b.in_layers, [w IN s.w_in | s.layer - 1]) AS from
+    WITH s, s.w_in AS weights, coalesce(b.in_layers, [w IN s.w_in | s.layer - 1]) AS from
     UNWIND reduce(seen = [], l IN from | CASE WHEN l IN seen THEN seen ELSE seen + l END) AS source
     WITH s, source, reduce(part = [0.0, 0.0], i IN range(0, size(from) - 1) |
-           CASE WHEN from[i] = source THEN [part[0] + s.w_in[i], part[1] + s.w_in[i] ^ 2] ELSE part END) AS sums
+           CASE WHEN from[i] = source THEN [part[0] + weights[i], part[1] + weights[i] ^ 2] ELSE part END) AS sums
     RETURN s.layer AS layer, s.unit AS unit, scale[source] * sums[0] AS into, 0.0 AS out_of,
            spread[source] * CASE WHEN sums[1] > sums[0] ^ 2 / layers[source].sampled
                                  THEN sums[1] - sums[0] ^ 2 / layers[source].sampled ELSE 0.0 END AS variance
@@ -45,9 +45,10 @@ CALL (rid, layers, scale, spread) {
     MATCH (b:Neuron)-[:HAS_STATE]->(s:NeuronState)
     USING INDEX SEEK s:NeuronState(rid, epoch)
     WHERE s.rid = rid AND s.epoch = $epoch AND s.w_in IS NOT NULL
-    UNWIND range(0, size(s.w_in) - 1) AS i
-    WITH coalesce(b.in_layers[i], s.layer - 1) AS layer, b.in_units[i] AS unit, s.layer AS into_layer,
-         sum(s.w_in[i]) AS total, sum(s.w_in[i] ^ 2) AS squares
+    WITH b, s, s.w_in AS weights, b.in_layers AS in_layers, b.in_units AS in_units
+    UNWIND range(0, size(weights) - 1) AS i
+    WITH coalesce(in_layers[i], s.layer - 1) AS layer, in_units[i] AS unit, s.layer AS into_layer,
+         sum(weights[i]) AS total, sum(weights[i] ^ 2) AS squares
     RETURN layer, unit, 0.0 AS into, scale[into_layer] * total AS out_of,
            spread[into_layer] * CASE WHEN squares > total ^ 2 / layers[into_layer].sampled
                                      THEN squares - total ^ 2 / layers[into_layer].sampled ELSE 0.0 END AS variance

@@ -23,12 +23,16 @@ WITH layer, quantity, collect({group: group, epoch: epoch, edges: edges, counts:
      min(edges[0]) AS low, max(edges[-1]) AS high, max(size(edges)) - 1 AS bins
 WITH layer, quantity, rows, low, high, bins, [k IN range(0, bins) | CASE WHEN k = bins THEN high ELSE low + k * ((high - low) / bins) END] AS grid
 UNWIND rows AS row
-WITH layer, quantity, bins, grid, row, row.edges AS edges, size(row.counts) AS own
+WITH layer, quantity, bins, grid, row, row.edges AS edges, row.counts AS counts, size(row.counts) AS own
+WITH layer, quantity, bins, grid, row, edges, counts, own, (edges[-1] - edges[0]) / own AS width
 // bin j of the run covers edges[j]..edges[j + 1]; grid bin k takes the part of it that overlaps grid[k]..grid[k + 1]
+// (only the run's bins near grid bin k can overlap it: its edges are equally spaced, up to rounding)
 WITH layer, quantity, bins, row.group AS group, row.epoch AS epoch,
-     [k IN range(0, bins - 1) | reduce(total = 0.0, j IN range(0, own - 1) |
+     [k IN range(0, bins - 1) | reduce(total = 0.0, j IN range(
+        CASE WHEN toInteger(floor((grid[k] - edges[0]) / width)) > 1 THEN toInteger(floor((grid[k] - edges[0]) / width)) - 1 ELSE 0 END,
+        CASE WHEN toInteger(floor((grid[k + 1] - edges[0]) / width)) + 1 < own - 1 THEN toInteger(floor((grid[k + 1] - edges[0]) / width)) + 1 ELSE own - 1 END) |
         CASE WHEN edges[j + 1] <= grid[k] OR edges[j] >= grid[k + 1] THEN total
-             ELSE total + row.counts[j] * ((CASE WHEN edges[j + 1] < grid[k + 1] THEN edges[j + 1] ELSE grid[k + 1] END)
+             ELSE total + counts[j] * ((CASE WHEN edges[j + 1] < grid[k + 1] THEN edges[j + 1] ELSE grid[k + 1] END)
                                            - (CASE WHEN edges[j] > grid[k] THEN edges[j] ELSE grid[k] END)) / (edges[j + 1] - edges[j]) END)] AS spread
 WITH layer, quantity, bins, group, epoch, collect(spread) AS spreads, count(*) AS runs
 WITH layer, quantity, bins, group, epoch, runs,
