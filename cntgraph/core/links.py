@@ -17,18 +17,19 @@ import numpy.typing as npt
 
 from cntgraph.core.metrics import per_unit
 from cntgraph.core.network import (  # noqa: F401 - NodeLayer, Topology: the example
-    ADAPTIVE_POOL,
+    ADAPTIVE_POOLS,
     IDENTITY,
     NORM_KINDS,
     POSITIONS,
     POSITIONWISE,
-    RECURRENT,
+    RECURRENT_KINDS,
     TRANSPOSED_KINDS,
     NodeLayer,
     Snapshot,
     Topology,
     WeightedLayer,
     forward_conv,
+    recurrent_block,
 )
 from cntgraph.errors import ConfigurationError
 
@@ -77,13 +78,16 @@ def layer_links(
     if layer.kind == IDENTITY or layer.kind in NORM_KINDS:  # unit i -> unit i
         both = np.intersect1d(src, dst)
         return both, both.copy(), per_unit(layer, weight)[both]
-    if layer.kind == ADAPTIVE_POOL:  # the windows matrix in every channel: channel-major units (c, pixel)
+    if layer.kind in ADAPTIVE_POOLS:  # the windows matrix in every channel: channel-major units (c, pixel)
         return _either_end(weight, weight != 0, src, dst, n_src, n_dst, _inner)
     if layer.kind == POSITIONWISE:  # the weight at every position: units (position, feature)
         return _either_end(weight, np.ones(weight.shape, dtype=bool), src, dst, n_src, n_dst, _inner)
-    if layer.kind == RECURRENT:  # the weight from each time step to the next: units (time step, hidden)
-        hidden = weight.shape[0]
-        return _matrix_links(weight, np.ones(weight.shape, dtype=bool), src, dst[dst >= hidden], n_src, _previous(hidden))
+    if layer.kind in RECURRENT_KINDS:  # the weight from each time step to the next (or the previous): units (time step, feature)
+        steps, features = layer.out_shape
+        first, hidden, step = recurrent_block(layer)
+        time, feature = np.divmod(dst, features)
+        into = dst[(feature >= first) & (feature < first + hidden) & (time + step >= 0) & (time + step < steps)]
+        return _matrix_links(weight, np.ones(weight.shape, dtype=bool), src, into, n_src, _neighbour(features, first, step))
     if layer.kind == POSITIONS:  # a mean over positions, for every feature: units (position, feature)
         features = layer.in_shape[1]
         return _either_end(weight, weight != 0, src, dst, n_src, n_dst, lambda _: _outer(features))
@@ -197,12 +201,12 @@ def _inner(n_in: int) -> RowsAndSources:
     return rows_and_sources
 
 
-def _previous(n_in: int) -> RowsAndSources:
-    """A matrix from each outer index (time step) to the next, along the inner axis of (outer, inner) units."""
+def _neighbour(features: int, first: int, step: int) -> RowsAndSources:
+    """A matrix from each time step ``t + step`` to ``t``, on features ``first``.. of (time step, feature) units."""
 
     def rows_and_sources(dst: np.ndarray, n_out: int) -> tuple[np.ndarray, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
-        outer, row = np.divmod(dst, n_out)
-        return row, lambda which, col: (outer[which] - 1) * n_in + col
+        time, feature = np.divmod(dst, features)
+        return feature - first, lambda which, col: (time[which] + step) * features + first + col
 
     return rows_and_sources
 

@@ -18,17 +18,18 @@ import pandas as pd
 
 from cntgraph.checks import whole_number
 from cntgraph.core.network import (  # noqa: F401 - dense_snapshot: the examples
-    ADAPTIVE_POOL,
+    ADAPTIVE_POOLS,
     IDENTITY,
     NORM_KINDS,
     POSITIONS,
     POSITIONWISE,
-    RECURRENT,
+    RECURRENT_KINDS,
     TRANSPOSED_KINDS,
     Snapshot,
     WeightedLayer,
     dense_snapshot,
     forward_conv,
+    recurrent_block,
 )
 from cntgraph.errors import ConfigurationError, MetricError
 
@@ -130,7 +131,7 @@ def link_count(layer: WeightedLayer, values: np.ndarray) -> np.ndarray:
         >>> link_count(fc, np.array([[0.0, 2.0]])).tolist()
         [[1.0, 1.0]]
     """
-    return (values != 0).astype(np.float64) if layer.kind == ADAPTIVE_POOL else np.ones_like(values)
+    return (values != 0).astype(np.float64) if layer.kind in ADAPTIVE_POOLS else np.ones_like(values)
 
 
 def node_strength(snapshot: Snapshot) -> pd.DataFrame:
@@ -235,7 +236,7 @@ def layer_parameters(snapshot: Snapshot) -> list[LayerParameters]:
     """
     values: dict[int, list[np.ndarray]] = {}
     for layer, weight, bias in zip(snapshot.topology.layers, snapshot.weights, snapshot.biases, strict=True):
-        links = np.tile(weight[weight != 0], layer.in_shape[0]) if layer.kind == ADAPTIVE_POOL else weight.ravel()
+        links = np.tile(weight[weight != 0], layer.in_shape[0]) if layer.kind in ADAPTIVE_POOLS else weight.ravel()
         values.setdefault(layer.index, []).extend([links, bias if bias is not None else np.empty(0)])
     return [(node.index, node.name, np.concatenate(values[node.index])) for node in snapshot.topology.node_layers[1:]]
 
@@ -333,18 +334,22 @@ def _link_strengths(layer: WeightedLayer, weight: np.ndarray, bias: np.ndarray |
     if layer.kind in NORM_KINDS:  # one link per unit, its channel's (or its own) weight
         s_out = per_unit(layer, weight)
         return Strengths(s_out if bias is None else s_out + per_unit(layer, bias), s_out.copy())
-    if layer.kind == ADAPTIVE_POOL:  # the same windows in every channel
+    if layer.kind in ADAPTIVE_POOLS:  # the same windows in every channel
         channels = layer.in_shape[0]
         return Strengths(np.tile(weight.sum(axis=1), channels), np.tile(weight.sum(axis=0), channels))
     if layer.kind == POSITIONWISE:  # the same matrix at every position
         positions = layer.in_shape[0]
         s_in = weight.sum(axis=1) if bias is None else weight.sum(axis=1) + bias
         return Strengths(np.tile(s_in, positions), np.tile(weight.sum(axis=0), positions))
-    if layer.kind == RECURRENT:  # from each time step to the next: the first gets none, the last sends none
-        steps, hidden = layer.out_shape
-        into, out_of = np.tile(weight.sum(axis=1), steps), np.tile(weight.sum(axis=0), steps)
-        into[:hidden], out_of[-hidden:] = 0.0, 0.0
-        return Strengths(into, out_of)
+    if layer.kind in RECURRENT_KINDS:  # from each time step to the next (back: to the previous) on one block of features
+        steps, features = layer.out_shape
+        first, hidden, step = recurrent_block(layer)
+        into, out_of = np.zeros((steps, features)), np.zeros((steps, features))
+        receiving = slice(1, steps) if step < 0 else slice(0, steps - 1)  # the first step (back: the last) gets none
+        sending = slice(0, steps - 1) if step < 0 else slice(1, steps)
+        into[receiving, first : first + hidden] = weight.sum(axis=1)
+        out_of[sending, first : first + hidden] = weight.sum(axis=0)
+        return Strengths(into.ravel(), out_of.ravel())
     if layer.kind == POSITIONS:  # the same mean over positions for every feature
         features = layer.in_shape[1]
         return Strengths(np.repeat(weight.sum(axis=1), features), np.repeat(weight.sum(axis=0), features))

@@ -7,6 +7,7 @@ them from a model, and every metric of the core (:mod:`cntgraph.core.metrics`) r
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import numpy.typing as npt
 
 from cntgraph.errors import MetricError
 
-__all__ = ["KERNEL_KINDS", "TRANSPOSED_KINDS", "FIXED_KINDS", "IDENTITY", "ADAPTIVE_POOL", "NORM_KINDS", "POSITIONWISE", "POSITIONS", "RECURRENT", "bias_shape", "sequence_shape", "adaptive_windows", "forward_conv", "NodeLayer", "WeightedLayer", "Topology", "Snapshot", "dense_snapshot", "require_finite", "weight_shape"]
+__all__ = ["KERNEL_KINDS", "TRANSPOSED_KINDS", "FIXED_KINDS", "IDENTITY", "ADAPTIVE_POOLS", "NORM_KINDS", "POSITIONWISE", "POSITIONS", "RECURRENT", "RECURRENT_REVERSE", "RECURRENT_KINDS", "recurrent_block", "bias_shape", "sequence_shape", "adaptive_windows", "forward_conv", "NodeLayer", "WeightedLayer", "Topology", "Snapshot", "dense_snapshot", "require_finite", "weight_shape"]
 
 
 @dataclass(frozen=True)
@@ -43,9 +44,9 @@ KERNEL_KINDS = frozenset(
 #: links that join each unit of a node layer to the unit of the same index of another, weight 1:
 #: one set per operand of a residual addition
 IDENTITY = "identity"
-#: adaptive pooling whose windows differ in size (the input size is not a multiple of the output size):
-#: its weight is one (output pixels, input pixels) matrix shared by every channel
-ADAPTIVE_POOL = "adaptivepool2d"
+#: adaptive pooling (2-d or 3-d) whose windows differ in size (an input size is not a multiple of the
+#: output size): its weight is one (output pixels, input pixels) matrix shared by every channel
+ADAPTIVE_POOLS = frozenset({"adaptivepool2d", "adaptivepool3d"})
 #: a Linear applied at every position of a sequence (input (L, D_in), output (L, D_out)): links
 #: (l, i) -> (l, j) of weight W[j, i], the same matrix at every position
 POSITIONWISE = "positionwise"
@@ -55,6 +56,10 @@ POSITIONS = "positions"
 #: the hidden-to-hidden links of a recurrent layer (RNN, LSTM, GRU), within its own node layer of
 #: (time steps, hidden) units: (t - 1, k) -> (t, j) of weight W_hh[j, k], summed over gates
 RECURRENT = "recurrent"
+#: the hidden-to-hidden links of a bidirectional layer's backward direction, against time: (t + 1, H + k)
+#: -> (t, H + j) of weight W_hh_reverse[j, k] in its node layer of (time steps, 2 H) units
+RECURRENT_REVERSE = "recurrent_reverse"
+RECURRENT_KINDS = frozenset({RECURRENT, RECURRENT_REVERSE})
 #: normalisations read as one link per unit, unit i -> unit i, with the weight of the affine map they
 #: apply: a BatchNorm not folded (per channel: gamma / sqrt(running_var + eps), bias beta -
 #: running_mean * that), a GroupNorm's affine part (per channel) and a LayerNorm's (per unit)
@@ -64,7 +69,7 @@ NORM_KINDS = frozenset({"batchnorm", "groupnorm", "layernorm"})
 TRANSPOSED_KINDS = frozenset({"convtranspose1d", "convtranspose2d"})
 #: the kinds whose link weights the architecture fixes (pooling, residual identities, means over
 #: positions): they hold no parameters, and a null model leaves them as they are
-FIXED_KINDS = frozenset({IDENTITY, ADAPTIVE_POOL, POSITIONS, "avgpool2d", "maxpool2d", "avgpool3d", "maxpool3d"})
+FIXED_KINDS = frozenset({IDENTITY, POSITIONS, "avgpool2d", "maxpool2d", "avgpool3d", "maxpool3d"}) | ADAPTIVE_POOLS
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,7 @@ class WeightedLayer:
     ``groups`` is 1. ``folded`` is the path of a BatchNorm folded into the layer's weights and bias.
     ``"identity"`` (:data:`IDENTITY`) links unit i of its input to unit i of node layer ``index``
     with weight 1 (its weight holds these ones); an addition ``a + b`` is one such set per operand.
-    ``"adaptivepool2d"`` (:data:`ADAPTIVE_POOL`) is an adaptive pooling with windows of unequal sizes:
+    ``"adaptivepool2d"`` and ``"adaptivepool3d"`` (:data:`ADAPTIVE_POOLS`) are adaptive poolings with windows of unequal sizes:
     its weight is :func:`adaptive_windows`, the same in every channel; its kernel settings are empty.
     ``"batchnorm"``, ``"groupnorm"`` and ``"layernorm"`` (:data:`NORM_KINDS`) link unit i to unit i
     with the weight of its channel (the first axis of ``out_shape``; per unit for ``"layernorm"``);
@@ -98,7 +103,10 @@ class WeightedLayer:
     links (m, d) -> (l, d) of weight 1/L_in across positions, shapes (L_in, D) -> (L_out, D) (or
     (D,) for a mean over positions), weight (L_out, L_in). ``"recurrent"`` (:data:`RECURRENT`):
     the hidden-to-hidden links of a recurrent layer, from node layer ``index`` to itself, one time
-    step on: shapes (T, H) -> (T, H), weight (H, H); ``sources`` is ``(index,)``.
+    step on: shapes (T, H) -> (T, H), weight (H, H); ``sources`` is ``(index,)``. A bidirectional
+    layer's node layer has (T, 2H) units, its forward direction's first: ``groups`` is 2, the
+    ``"recurrent"`` links join the first H features one step on and the ``"recurrent_reverse"``
+    links the last H one step back (see :func:`recurrent_block`).
     """
 
     index: int
@@ -107,6 +115,7 @@ class WeightedLayer:
         "linear", "conv1d", "conv2d", "conv3d", "avgpool2d", "maxpool2d", "avgpool3d", "maxpool3d", "convtranspose1d",
         "convtranspose2d", "identity",
         "adaptivepool2d", "batchnorm", "groupnorm", "layernorm", "positionwise", "positions", "recurrent",
+        "recurrent_reverse", "adaptivepool3d",
     ]
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
@@ -150,7 +159,7 @@ class Topology:
         if any(node.index != i for i, node in enumerate(self.node_layers)):
             raise MetricError(f"node layers must be numbered 0..{count - 1} in order")
         for layer in self.layers:
-            recurrent = layer.kind == RECURRENT and layer.sources == (layer.index,)
+            recurrent = layer.kind in RECURRENT_KINDS and layer.sources == (layer.index,)
             if not 1 <= layer.index < count or not (recurrent or all(0 <= s < layer.index for s in layer.sources)):
                 raise MetricError(
                     f"layer {layer.path!r} links node layers {layer.sources} to {layer.index}: each set of links "
@@ -288,13 +297,31 @@ def sequence_shape(layer: WeightedLayer) -> tuple[int, int]:
     return math.prod(layer.out_shape) // features, positions
 
 
+def recurrent_block(layer: WeightedLayer) -> tuple[int, int, int]:
+    """Where the hidden-to-hidden links of a recurrent layer go in its node layer of (T, F) units:
+    ``(first, hidden, step)``: they join features ``first`` .. ``first + hidden - 1`` of time step
+    ``t + step`` to the same features of step ``t`` (step -1: from the previous step; +1, a
+    bidirectional layer's backward direction: from the next).
+
+    Example (a bidirectional layer of 2 x 3 features: its backward links are features 3..5, one step back):
+        >>> backward = WeightedLayer(1, "rnn", "recurrent_reverse", (4, 6), (4, 6), (), (), (), 2, False, (), sources=(1,))
+        >>> recurrent_block(backward)
+        (3, 3, 1)
+    """
+    hidden = layer.out_shape[-1] // layer.groups
+    return (hidden, hidden, 1) if layer.kind == RECURRENT_REVERSE else (0, hidden, -1)
+
+
 def adaptive_windows(in_hw: Sequence[int], out_hw: Sequence[int]) -> np.ndarray:
-    """The (output pixels, input pixels) weights of an adaptive average pooling of one channel:
-    1/|window| from each input pixel of an output pixel's window, PyTorch's windows (rows
-    floor(i H / h) to ceil((i + 1) H / h), columns likewise), 0 elsewhere.
+    """The (output pixels, input pixels) weights of an adaptive average pooling of one channel, over
+    2 axes (height, width) or 3 (depth, height, width): 1/|window| from each input pixel of an
+    output pixel's window, PyTorch's windows (along each axis, floor(i H / h) to ceil((i + 1) H / h)),
+    0 elsewhere. Pixels are numbered row-major, as in a flattened channel.
 
     Example (a row of 3 pixels pooled into 2: windows {0, 1} and {1, 2}):
         >>> adaptive_windows((1, 3), (1, 2)).tolist()
+        [[0.5, 0.5, 0.0], [0.0, 0.5, 0.5]]
+        >>> adaptive_windows((1, 1, 3), (1, 1, 2)).tolist()
         [[0.5, 0.5, 0.0], [0.0, 0.5, 0.5]]
     """
     axes = []
@@ -304,8 +331,7 @@ def adaptive_windows(in_hw: Sequence[int], out_hw: Sequence[int]) -> np.ndarray:
         stop = -((-(np.arange(n_out) + 1) * n_in) // n_out)  # ceil
         inside = (position >= start[:, None]) & (position < stop[:, None])
         axes.append(inside / inside.sum(axis=1, keepdims=True))
-    rows, cols = axes
-    return np.einsum("yp,xq->yxpq", rows, cols).reshape(rows.shape[0] * cols.shape[0], -1)
+    return functools.reduce(np.kron, axes)
 
 
 def require_finite(path: str, values: np.ndarray) -> None:
@@ -336,11 +362,14 @@ def weight_shape(layer: WeightedLayer) -> tuple[int, ...]:
         return (layer.out_shape[0], layer.in_shape[0])
     if layer.kind == IDENTITY:
         return (math.prod(layer.out_shape),)
-    if layer.kind == ADAPTIVE_POOL:
+    if layer.kind in ADAPTIVE_POOLS:
         return (math.prod(layer.out_shape[1:]), math.prod(layer.in_shape[1:]))
     if layer.kind in NORM_KINDS:
         return (math.prod(layer.out_shape) if layer.kind == "layernorm" else layer.out_shape[0],)
-    if layer.kind in (POSITIONWISE, RECURRENT):
+    if layer.kind in RECURRENT_KINDS:
+        hidden = layer.out_shape[-1] // layer.groups
+        return (hidden, hidden)
+    if layer.kind == POSITIONWISE:
         return (layer.out_shape[-1], layer.in_shape[-1])
     if layer.kind == POSITIONS:
         return sequence_shape(layer)

@@ -16,10 +16,12 @@ import torch
 from torch import nn
 
 from cntgraph.core.network import (
-    ADAPTIVE_POOL,
+    ADAPTIVE_POOLS,
     IDENTITY,
     NORM_KINDS,
     POSITIONS,
+    RECURRENT_KINDS,
+    RECURRENT_REVERSE,
     Snapshot,
     Topology,
     WeightedLayer,
@@ -76,7 +78,7 @@ class LayerCopy:
 
 #: layers whose links are fixed: nothing to copy
 _POOL_KINDS = frozenset({"avgpool2d", "maxpool2d", "avgpool3d", "maxpool3d"})
-_FIXED_KINDS = _POOL_KINDS | {IDENTITY, ADAPTIVE_POOL, POSITIONS}
+_FIXED_KINDS = _POOL_KINDS | {IDENTITY, POSITIONS} | ADAPTIVE_POOLS
 
 
 def copy_parameters(model: nn.Module, topology: Topology) -> tuple[LayerCopy | None, ...]:
@@ -111,6 +113,12 @@ def snapshot_of(topology: Topology, copies: Sequence[LayerCopy | None]) -> Snaps
     return Snapshot(topology=topology, weights=tuple(weights), biases=tuple(biases))
 
 
+def _directions(blocks: list[torch.Tensor], hidden: int) -> torch.Tensor:
+    """A recurrent layer's input-to-hidden weights (or biases) of each direction, (gates x hidden, ...)
+    each, as (gates, directions x hidden, ...): summed over gates, the forward direction's units come first."""
+    return torch.cat([block.reshape(-1, hidden, *block.shape[1:]) for block in blocks], dim=1)
+
+
 def _clone(tensor: torch.Tensor | None) -> torch.Tensor | None:
     """A private CPU copy in the tensor's own dtype (a GPU model's queued epochs take no GPU memory)."""
     return None if tensor is None else tensor.detach().to("cpu", copy=True)
@@ -124,10 +132,17 @@ def _layer_copy(model: nn.Module, layer: WeightedLayer) -> LayerCopy | None:
     module = _layer_module(model, layer)
     if isinstance(module, nn.RNNBase):  # its gates' blocks, summed in float64 by snapshot_of
         k = layer.stack  # the layer of a stacked module: weight_ih_l{k}, ...
-        if layer.kind == "recurrent":
-            return LayerCopy(_clone(getattr(module, f"weight_hh_l{k}")), None, blocks=True)
-        bias = None if not module.bias else torch.stack([getattr(module, f"bias_ih_l{k}"), getattr(module, f"bias_hh_l{k}")])
-        return LayerCopy(_clone(getattr(module, f"weight_ih_l{k}")), _clone(bias), blocks=True)
+        if layer.kind in RECURRENT_KINDS:
+            reverse = "_reverse" if layer.kind == RECURRENT_REVERSE else ""
+            return LayerCopy(_clone(getattr(module, f"weight_hh_l{k}{reverse}")), None, blocks=True)
+        directions = ("", "_reverse") if module.bidirectional else ("",)
+        weight = _directions([getattr(module, f"weight_ih_l{k}{d}") for d in directions], module.hidden_size)
+        bias = None
+        if module.bias:
+            bias = torch.stack(
+                [_directions([getattr(module, f"bias_{kind}_l{k}{d}") for d in directions], module.hidden_size) for kind in ("ih", "hh")]
+            )
+        return LayerCopy(_clone(weight), _clone(bias), blocks=True)
     if isinstance(module, nn.Embedding):  # a Linear on one-hot inputs: weight (D, V)
         return LayerCopy(_clone(module.weight.T), None)
     if isinstance(module, nn.MultiheadAttention):  # its value projection: the last third of in_proj
@@ -152,7 +167,7 @@ def _layer_arrays(layer: WeightedLayer, copy: LayerCopy | None) -> tuple[np.ndar
         return _read_only(np.full(weight_shape(layer), 1.0 / math.prod(layer.kernel_size))), None
     if layer.kind == IDENTITY:
         return _read_only(np.ones(weight_shape(layer))), None
-    if layer.kind == ADAPTIVE_POOL:
+    if layer.kind in ADAPTIVE_POOLS:
         return _read_only(adaptive_windows(layer.in_shape[1:], layer.out_shape[1:])), None
     if layer.kind == POSITIONS:  # a mean over positions
         rows, positions = sequence_shape(layer)
@@ -219,6 +234,7 @@ _KINDS: dict[str, tuple[type[nn.Module], ...]] = {
     "linear": (nn.Linear,),
     "positionwise": (nn.Linear, nn.MultiheadAttention, nn.Embedding, nn.RNN, nn.LSTM, nn.GRU),
     "recurrent": (nn.RNN, nn.LSTM, nn.GRU),
+    "recurrent_reverse": (nn.RNN, nn.LSTM, nn.GRU),
     "conv1d": (nn.Conv1d,),
     "conv2d": (nn.Conv2d,),
     "conv3d": (nn.Conv3d,),

@@ -8,7 +8,7 @@ between them. A node layer is the input or the output of an operation that makes
 - ``nn.Linear`` (on features, or at every position of a (positions, features) sequence),
   ``nn.Conv1d/2d/3d`` (zero padding), ``nn.ConvTranspose1d/2d``, whose weights are the links;
 - ``nn.AvgPool2d``, ``nn.MaxPool2d`` (and their 3-d forms) and their adaptive forms (modules, or
-  ``F.adaptive_avg_pool2d``/``F.adaptive_max_pool2d``): fixed links of weight 1/|window|;
+  ``F.adaptive_avg_pool2d``/``F.adaptive_max_pool2d`` and their 3-d forms): fixed links of weight 1/|window|;
   ``x.mean(dim=1)`` over positions: fixed links of weight 1/positions;
 - ``nn.LayerNorm``/``nn.GroupNorm``: their affine part, one link per unit;
 - ``nn.Embedding`` of the input's token ids: a Linear on one-hot inputs;
@@ -40,7 +40,7 @@ Wiring rules:
   are accepted only as the very last step, as output wiring that adds no layer.
 - Every node layer must lead to the model's output, which is one node layer.
 - Everything else computed on the data (``x * 2``, ``x + 1``, indexing, products of two tensors...)
-  and every other module type (bidirectional RNNs, adaptive 3-d pooling...) raises
+  and every other module type (bidirectional RNNs, cross-attention...) raises
   `TopologyError`, naming every such module at once.
 """
 
@@ -66,7 +66,8 @@ __all__ = ["LinkAdapter", "NodeValues", "register_links", "register_wiring", "tr
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d)
 _WEIGHTED = (nn.Linear, *_CONV, *_TRANSPOSED)  # modules whose weights are links
-_POOLS = (nn.AvgPool2d, nn.MaxPool2d, nn.AvgPool3d, nn.MaxPool3d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)  # fixed links
+_ADAPTIVE_POOLS = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool3d, nn.AdaptiveMaxPool3d)
+_POOLS = (nn.AvgPool2d, nn.MaxPool2d, nn.AvgPool3d, nn.MaxPool3d, *_ADAPTIVE_POOLS)  # fixed links
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)  # folded into the weighted layer before them
 _AFFINE_NORMS = (nn.LayerNorm, nn.GroupNorm)  # their affine part: one link per unit
 _RECURRENT = (nn.RNN, nn.LSTM, nn.GRU)  # input-to-hidden and hidden-to-hidden links, summed over gates
@@ -101,8 +102,8 @@ _SAME_SHAPE_FUNCTIONS = _ELEMENTWISE_FUNCTIONS | _OUTPUT_FUNCTIONS
 _SUPPORTED_TEXT = (
     "cntgraph reads nn.Linear (also at every position of a sequence), nn.Conv1d/2d/3d (padding_mode='zeros'), "
     "nn.ConvTranspose1d/2d, nn.BatchNorm1d/2d/3d (folded into the layer before it, else one-to-one links), "
-    "nn.LayerNorm/GroupNorm (their affine part), nn.AvgPool2d/MaxPool2d/AvgPool3d/MaxPool3d and the adaptive 2-d forms, nn.Embedding "
-    "of the input ids, nn.RNN/LSTM/GRU (batch_first, one direction), self-attention (nn.MultiheadAttention, so "
+    "nn.LayerNorm/GroupNorm (their affine part), nn.AvgPool2d/MaxPool2d/AvgPool3d/MaxPool3d and their adaptive forms, nn.Embedding "
+    "of the input ids, nn.RNN/LSTM/GRU (batch_first, one or both directions), self-attention (nn.MultiheadAttention, so "
     "nn.TransformerEncoderLayer), means over "
     "positions, residual additions (a + b) and concatenations of channels (torch.cat on dim 1), joined by "
     "parameter-free elementwise modules, Dropout, Identity and Flatten, with Softmax/LogSoftmax only as the "
@@ -331,10 +332,8 @@ def _checked_modules(model: nn.Module) -> dict[str, nn.Module]:
 
 def _unreadable_setting(module: nn.Module) -> str | None:
     """Why a supported module type is not readable with its settings, or None when it is."""
-    if isinstance(module, _RECURRENT) and (
-        not module.batch_first or module.bidirectional or getattr(module, "proj_size", 0)
-    ):
-        return "is read only with batch_first=True, one direction and no projection"
+    if isinstance(module, _RECURRENT) and (not module.batch_first or getattr(module, "proj_size", 0)):
+        return "is read only with batch_first=True and no projection (proj_size=0)"
     if isinstance(module, nn.Embedding) and module.max_norm is not None:
         return "has max_norm: it rescales its weights in the forward pass, so its links are not its weights"
     if isinstance(module, nn.MultiheadAttention):
@@ -348,7 +347,7 @@ def _unreadable_setting(module: nn.Module) -> str | None:
         return "has ceil_mode=True: its last windows are cut short (use ceil_mode=False)"
     if isinstance(module, (nn.AvgPool2d, nn.AvgPool3d)) and (not module.count_include_pad or module.divisor_override is not None):
         return "divides by a window size that varies (count_include_pad=False or divisor_override)"
-    if isinstance(module, (nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool2d)) and module.return_indices:
+    if isinstance(module, (nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)) and module.return_indices:
         return "has return_indices=True: it returns two tensors"
     return None
 
@@ -422,7 +421,10 @@ _ADD_FUNCTIONS = frozenset({"add", "add_", "__add__", "__radd__", "__iadd__"})
 #: torch functions that join tensors along a dimension: wiring when they join channels
 _CAT_FUNCTIONS = frozenset({"cat", "concat", "concatenate"})
 #: functional pooling: the same links as the module of the same name
-_POOL_FUNCTIONS = {"adaptive_avg_pool2d": nn.AdaptiveAvgPool2d, "adaptive_max_pool2d": nn.AdaptiveMaxPool2d}
+_POOL_FUNCTIONS = {
+    "adaptive_avg_pool2d": nn.AdaptiveAvgPool2d, "adaptive_max_pool2d": nn.AdaptiveMaxPool2d,
+    "adaptive_avg_pool3d": nn.AdaptiveAvgPool3d, "adaptive_max_pool3d": nn.AdaptiveMaxPool3d,
+}
 #: the node layers whose units, concatenated in this order, are a tensor's units
 Sources = tuple[int, ...]
 
@@ -656,7 +658,9 @@ class _GraphProbe(TorchFunctionMode):
         """Each layer of a recurrent module (``num_layers`` of them, stacked) as one node layer of
         (time step, hidden) units, named ``path`` (one layer) or ``path.l0``, ``path.l1``..., with its
         input-to-hidden links at every step (from the layer below, or the module's input) and its
-        hidden-to-hidden links from each step to the next."""
+        hidden-to-hidden links from each step to the next. A bidirectional module's node layers have
+        (time step, 2 hidden) units, as its output does: the forward direction's features, then the
+        backward direction's, whose hidden-to-hidden links go from each step to the one before."""
         result = output[0] if isinstance(output, tuple) else output
         if data.dim() != 3:
             raise TopologyError(f"{step} gets input of shape {tuple(data.shape)}; it must be (batch, time steps, features)")
@@ -665,8 +669,10 @@ class _GraphProbe(TorchFunctionMode):
             index = self._new_node(path if module.num_layers == 1 else f"{path}.l{stack}", result)
             self.layers.append(WeightedLayer(index, path, "positionwise", in_shape, out_shape, (), (), (), 1, module.bias, (),
                                              sources=sources, stack=stack))  # fmt: skip
-            self.layers.append(WeightedLayer(index, path, "recurrent", out_shape, out_shape, (), (), (), 1, False, (),
-                                             sources=(index,), stack=stack))  # fmt: skip
+            directions = 2 if module.bidirectional else 1
+            for kind in ("recurrent", "recurrent_reverse")[:directions]:
+                self.layers.append(WeightedLayer(index, path, kind, out_shape, out_shape, (), (), (), directions, False, (),
+                                                 sources=(index,), stack=stack))  # fmt: skip
             if self.record and stack < module.num_layers - 1:
                 self.strengths[index] = None  # only the last layer's states come out of the module
             in_shape, sources = out_shape, (index,)
@@ -813,7 +819,7 @@ def _linked_layer(index: int, path: str, module: nn.Module, data: torch.Tensor, 
         return WeightedLayer(index, path, "positionwise", in_shape, out_shape, (), (), (), 1, module.bias is not None, ())
     expected_dim = (
         2 if isinstance(module, nn.Linear) else 3 if isinstance(module, (nn.Conv1d, nn.ConvTranspose1d))
-        else 5 if isinstance(module, (nn.Conv3d, nn.AvgPool3d, nn.MaxPool3d)) else 4
+        else 5 if isinstance(module, (nn.Conv3d, nn.AvgPool3d, nn.MaxPool3d, nn.AdaptiveAvgPool3d, nn.AdaptiveMaxPool3d)) else 4
     )  # fmt: skip
     if data.dim() != expected_dim:
         wanted = {2: "features", 3: "C, L", 4: "C, H, W", 5: "C, D, H, W"}[expected_dim]
@@ -868,15 +874,14 @@ def _pool_layer(
     index: int, path: str, module: nn.Module, in_shape: tuple[int, ...], out_shape: tuple[int, ...]
 ) -> WeightedLayer:
     """A pooling layer as fixed links over each channel's windows (one group per channel)."""
-    kind = "maxpool" if isinstance(module, (nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool2d)) else "avgpool"
+    kind = "maxpool" if isinstance(module, (nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)) else "avgpool"
     axes = len(in_shape) - 1  # (depth,) height, width
     kind += f"{axes}d"
-    if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
-        (_, height, width), (_, out_height, out_width) = in_shape, out_shape
-        if height % out_height or width % out_width:  # windows of unequal sizes: a windows matrix
-            return WeightedLayer(index, path, "adaptivepool2d", in_shape, out_shape, (), (), (), 1, False, ())
-        kernel = (height // out_height, width // out_width)
-        stride, padding, dilation = kernel, (0, 0), (1, 1)
+    if isinstance(module, _ADAPTIVE_POOLS):
+        if any(n % m for n, m in zip(in_shape[1:], out_shape[1:], strict=True)):  # windows of unequal sizes: a windows matrix
+            return WeightedLayer(index, path, f"adaptivepool{axes}d", in_shape, out_shape, (), (), (), 1, False, ())
+        kernel = tuple(n // m for n, m in zip(in_shape[1:], out_shape[1:], strict=True))
+        stride, padding, dilation = kernel, (0,) * axes, (1,) * axes
     else:
         kernel = _per_axis(module.kernel_size, axes)
         stride = _per_axis(module.stride if module.stride is not None else module.kernel_size, axes)

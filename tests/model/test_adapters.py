@@ -79,6 +79,9 @@ CASES = [
     (nn.AdaptiveAvgPool2d((7, 7)), (2, 1, 1)),  # vgg's on a 32x32 input: each output copies the one input
     (nn.AdaptiveAvgPool2d((2, 3)), (2, 5, 7)),  # overlapping windows of unequal sizes
     (nn.AdaptiveAvgPool2d((4, 3)), (1, 3, 8)),
+    (nn.AdaptiveAvgPool3d((2, 3, 2)), (2, 4, 6, 4)),  # windows of equal sizes: an average pooling
+    (nn.AdaptiveAvgPool3d((2, 3, 2)), (2, 5, 7, 3)),  # overlapping windows of unequal sizes along every axis
+    (nn.AdaptiveAvgPool3d(1), (3, 3, 4, 5)),
 ]
 
 
@@ -119,6 +122,8 @@ def test_max_pooling_links_are_those_of_the_average_pool() -> None:
     volume = (2, 4, 5, 3)
     np.testing.assert_array_equal(link_matrix(nn.MaxPool3d(2, stride=1, padding=1), volume),
                                   link_matrix(nn.AvgPool3d(2, stride=1, padding=1), volume))  # fmt: skip
+    np.testing.assert_array_equal(link_matrix(nn.AdaptiveMaxPool3d((3, 2, 2)), volume),
+                                  link_matrix(nn.AdaptiveAvgPool3d((3, 2, 2)), volume))  # fmt: skip
 
 
 def test_conv1d_is_a_conv2d_of_height_one() -> None:
@@ -417,7 +422,7 @@ def test_settings_and_entry_points_that_cannot_be_read_are_named() -> None:
         link_weights(nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4)))
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(0, 3), st.data())
+@given(st.integers(0, 4), st.data())
 def test_links_between_sampled_units_are_the_jacobians_entries_whichever_end_is_smaller(case: int, data: st.DataObject) -> None:
     """Position-wise, across-position, unequal-window and 3-d convolution layers enumerate their links from
     the end with fewer candidates; either way the links between sampled units are the Jacobian's nonzero entries."""
@@ -426,6 +431,7 @@ def test_links_between_sampled_units_are_the_jacobians_entries_whichever_end_is_
         (nn.AdaptiveAvgPool2d((2, 3)), (2, 5, 7)),
         (MeanOverPositions(), (4, 3)),
         (nn.Conv3d(2, 3, 2, stride=2, padding=1, groups=1), (2, 3, 4, 3)),
+        (nn.AdaptiveAvgPool3d((2, 3, 2)), (2, 3, 5, 3)),
     ][case]
     module = randomized(module, seed=case)
     snapshot = as_snapshot(module, shape)
@@ -488,3 +494,21 @@ def test_an_embedding_that_is_not_the_first_layer_is_refused() -> None:
 
     with pytest.raises(TopologyError, match=r"module 'b' \(Embedding\) is read only as the first layer"):
         trace(Twice(), (3,))
+
+
+def test_functional_adaptive_3d_pooling_reads_as_the_module() -> None:
+    class Functional(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv3d(2, 3, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return nn.functional.adaptive_avg_pool3d(self.conv(x), (2, 2, 3)).flatten(1)
+
+    torch.manual_seed(0)
+    functional = Functional()
+    modules = nn.Sequential(functional.conv, nn.AdaptiveAvgPool3d((2, 2, 3)), nn.Flatten())
+    shape = (2, 4, 6, 5)
+    a, b = node_strength(functional, shape), node_strength(modules, shape)
+    np.testing.assert_array_equal(a[["layer", "unit", "s_in", "s_out", "s"]], b[["layer", "unit", "s_in", "s_out", "s"]])
+    assert [layer.kind for layer in trace(functional, shape).layers] == ["conv3d", "adaptivepool3d"]

@@ -164,9 +164,10 @@ def test_torchvision_models_trace_as_dags(build) -> None:
 
 
 class Recurrent(nn.Module):
-    def __init__(self, kind: type[nn.RNNBase], num_layers: int = 1) -> None:
+    def __init__(self, kind: type[nn.RNNBase], num_layers: int = 1, bidirectional: bool = False) -> None:
         super().__init__()
-        self.rnn, self.head = kind(3, 4, batch_first=True, num_layers=num_layers), nn.Linear(4, 2)
+        self.rnn = kind(3, 4, batch_first=True, num_layers=num_layers, bidirectional=bidirectional)
+        self.head = nn.Linear(8 if bidirectional else 4, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out, _ = self.rnn(x)
@@ -194,6 +195,41 @@ def test_recurrent_layers_link_each_time_step_to_the_next(kind: type[nn.RNNBase]
             for k in range(hidden) if t > 0 else ():
                 expected.graph.add_edge(("rnn", (t - 1) * hidden + k), ("rnn", t * hidden + j), weight=float(w_hh[j, k]))
     expected.affine("head", ["mean"], model.head, (hidden,))
+    check(model, (steps, features), expected, output="head")
+
+
+@pytest.mark.parametrize("kind", [nn.RNN, nn.LSTM, nn.GRU])
+def test_a_bidirectional_module_links_its_backward_direction_against_time(kind: type[nn.RNNBase]) -> None:
+    """num_layers=2, bidirectional, unrolled by hand: node layer k has (t, 2 hidden) units, the forward
+    direction's features first (as PyTorch's output). Forward unit (t, j) reads layer k - 1 at step t
+    through weight_ih_l{k} and its own forward units at step t - 1 through weight_hh_l{k}; backward unit
+    (t, hidden + j) reads layer k - 1 at step t through weight_ih_l{k}_reverse and its own backward units
+    at step t + 1 through weight_hh_l{k}_reverse; each direction's gates summed, both its biases."""
+    model = randomized(Recurrent(kind, num_layers=2, bidirectional=True))
+    steps, features, hidden, layers = 4, 3, 4, 2
+    width = 2 * hidden
+    gates = {nn.RNN: 1, nn.LSTM: 4, nn.GRU: 3}[kind]
+    rnn = model.rnn
+    names = ["input"] + [f"rnn.l{k}" for k in range(layers)]
+    expected = Expected({"input": steps * features, **{name: steps * width for name in names[1:]}, "mean": width, "head": 2})
+    for k in range(layers):
+        below, size_below, here = names[k], features if k == 0 else width, names[k + 1]
+        for direction, (offset, step) in (("", (0, -1)), ("_reverse", (hidden, 1))):
+            w_ih = sum(torch.chunk(getattr(rnn, f"weight_ih_l{k}{direction}").detach(), gates)).numpy()
+            w_hh = sum(torch.chunk(getattr(rnn, f"weight_hh_l{k}{direction}").detach(), gates)).numpy()
+            bias = sum(torch.chunk((getattr(rnn, f"bias_ih_l{k}{direction}") + getattr(rnn, f"bias_hh_l{k}{direction}")).detach(), gates)).numpy()
+            for t in range(steps):
+                for j in range(hidden):
+                    unit = (here, t * width + offset + j)
+                    expected.graph.nodes[unit]["bias"] = float(bias[j])
+                    for i in range(size_below):
+                        expected.graph.add_edge((below, t * size_below + i), unit, weight=float(w_ih[j, i]))
+                    for m in range(hidden) if 0 <= t + step < steps else ():
+                        expected.graph.add_edge((here, (t + step) * width + offset + m), unit, weight=float(w_hh[j, m]))
+    for t in range(steps):
+        for f in range(width):
+            expected.graph.add_edge((names[-1], t * width + f), ("mean", f), weight=1.0 / steps)
+    expected.affine("head", ["mean"], model.head, (width,))
     check(model, (steps, features), expected, output="head")
 
 

@@ -282,7 +282,7 @@ def test_every_unsupported_module_is_named_at_once() -> None:
 
 @pytest.mark.parametrize(
     ("settings", "why"),
-    [({"bidirectional": True}, "one direction"), ({"batch_first": False}, "batch_first=True"), ({"proj_size": 2}, "no projection")],
+    [({"batch_first": False}, "batch_first=True"), ({"proj_size": 2}, "no projection")],
 )
 def test_recurrent_settings_it_cannot_read_are_named(settings: dict[str, object], why: str) -> None:
     class Tagger(nn.Module):

@@ -458,10 +458,12 @@ def test_a_transformer_classifier_records_and_aggregates_in_the_database(graph: 
 
 
 @pytest.mark.neo4j
-@pytest.mark.parametrize("num_layers", [1, 2])
-def test_an_lstm_records_its_recurrent_links_and_aggregates_in_the_database(graph: Graph, run_name: str, num_layers: int) -> None:
+@pytest.mark.parametrize(("num_layers", "bidirectional"), [(1, False), (2, False), (2, True)])
+def test_an_lstm_records_its_recurrent_links_and_aggregates_in_the_database(
+    graph: Graph, run_name: str, num_layers: int, bidirectional: bool
+) -> None:
     torch.manual_seed(0)
-    snapshot = train_and_record(graph, run_name, Recurrent(nn.LSTM, num_layers), (5, 3), Full())
+    snapshot = train_and_record(graph, run_name, Recurrent(nn.LSTM, num_layers, bidirectional), (5, 3), Full())
     inputs = graph.layers(run_name)["inputs"].tolist()
     assert inputs[1 : 1 + num_layers] == [[k, k + 1] for k in range(num_layers)]  # from below, and from itself a step before
     assert_stored_as_snapshot(graph, run_name, snapshot, epoch=1)
