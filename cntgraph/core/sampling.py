@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 
@@ -17,9 +17,24 @@ from cntgraph.errors import ConfigurationError
 
 
 class Sampler(Protocol):
-    """Chooses the units of one node layer: sorted, unique int64 flat indices."""
+    """Chooses the units of one node layer: sorted, unique int64 flat indices.
+
+    A sampler whose units are a uniform draw without replacement (every set of k units equally
+    likely) says so with a ``uniform = True`` attribute: in-database aggregation then gives unbiased
+    estimates with their errors (docs/METRICS.md); without it, its estimates are labelled biased.
+    """
 
     def choose(self, layer: int, strength: np.ndarray) -> np.ndarray: ...
+
+
+def is_uniform(sampler: Sampler) -> bool:
+    """Whether ``sampler`` draws its units uniformly (its ``uniform`` attribute; False when it has none).
+
+    Example:
+        >>> is_uniform(Uniform(8)), is_uniform(Full()), is_uniform(TopStrength(8))
+        (True, True, False)
+    """
+    return bool(getattr(sampler, "uniform", False))
 
 
 @dataclass(frozen=True)
@@ -30,6 +45,8 @@ class Full:
         >>> Full().choose(0, np.zeros(3)).tolist()
         [0, 1, 2]
     """
+
+    uniform: ClassVar[bool] = True
 
     def choose(self, layer: int, strength: np.ndarray) -> np.ndarray:
         return np.arange(strength.size, dtype=np.int64)
@@ -46,6 +63,7 @@ class Uniform:
 
     k: int
     seed: int = 0
+    uniform: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         whole_number("Uniform(k)", self.k)
@@ -78,32 +96,34 @@ class TopStrength:
         return np.sort(strongest).astype(np.int64)
 
 
-def draw(
-    strengths: Sequence[np.ndarray],
-    names: Sequence[str],
-    sample: Sampler,
-    per_layer: Mapping[int | str, Sampler] | None = None,
-) -> list[np.ndarray]:
-    """The units of every node layer: ``per_layer[index or name]`` where given, else ``sample``.
+def samplers(names: Sequence[str], sample: Sampler, per_layer: Mapping[int | str, Sampler] | None = None) -> list[Sampler]:
+    """The sampler of every node layer: ``per_layer[index or name]`` where given, else ``sample``.
 
-    ``strengths`` holds the node strength ``s`` of every unit of each node layer and ``names``
-    the layers' names ("input", then module paths).
+    ``names`` are the node layers' names ("input", then module paths).
 
     Example:
-        >>> s = [np.zeros(4), np.arange(3.0)]
-        >>> [u.tolist() for u in draw(s, ["input", "fc"], TopStrength(1), {"input": Full()})]
-        [[0, 1, 2, 3], [2]]
+        >>> samplers(["input", "fc"], TopStrength(1), {"input": Full()})
+        [Full(), TopStrength(k=1)]
     """
     overrides = dict(per_layer or {})
-    chosen = []
-    for index, (strength, name) in enumerate(zip(strengths, names, strict=True)):
-        sampler = overrides.pop(index, None) or overrides.pop(name, None) or sample
-        chosen.append(sampler.choose(index, strength))
+    chosen = [overrides.pop(index, None) or overrides.pop(name, None) or sample for index, name in enumerate(names)]
     if overrides:
         raise ConfigurationError(
             f"per-layer samples name unknown layers {sorted(map(str, overrides))}; node layers are "
             + ", ".join(f"{i} ({n})" for i, n in enumerate(names))
         )
     return chosen
+
+
+def draw(strengths: Sequence[np.ndarray], chosen: Sequence[Sampler]) -> list[np.ndarray]:
+    """The units of every node layer, drawn by its sampler (`samplers`) from the node strength ``s``
+    of every unit of each node layer.
+
+    Example:
+        >>> s = [np.zeros(4), np.arange(3.0)]
+        >>> [u.tolist() for u in draw(s, samplers(["input", "fc"], TopStrength(1), {"input": Full()}))]
+        [[0, 1, 2, 3], [2]]
+    """
+    return [sampler.choose(index, strength) for index, (strength, sampler) in enumerate(zip(strengths, chosen, strict=True))]
 
 

@@ -6,7 +6,7 @@ unit, fluctuation and summaries over all units; only the stored neurons and link
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from cntgraph.core.metrics import (
 )
 from cntgraph.core.network import Snapshot, Topology
 from cntgraph.core.null_models import iid_fluctuation, layer_nulls
-from cntgraph.core.sampling import Sampler, draw
+from cntgraph.core.sampling import Sampler, draw, is_uniform, samplers
 from cntgraph.records.epoch import EpochRecords, LinkBlock, NeuronBlock
 
 __all__ = ["RunLayout", "LayerProps", "new_layout", "layout", "build_records"]
@@ -62,12 +62,12 @@ def new_layout(
     them are counted in the end bins.
     """
     strengths = [st.s_in + st.s_out for st in layer_strengths(snapshot)]
-    names = [node.name for node in snapshot.topology.node_layers]
-    samples = draw(strengths, names, sample, per_layer)
+    chosen = samplers([node.name for node in snapshot.topology.node_layers], sample, per_layer)
+    samples = draw(strengths, chosen)
     strength_edges = [_symmetric_edges(s, bins) for s in strengths]
     weight_edges: list[np.ndarray | None] = [None]
     weight_edges += [_symmetric_edges(values, bins) for _, _, values in layer_parameters(snapshot)]
-    return layout(run, rid, snapshot.topology, samples, strength_edges, weight_edges, run_props)
+    return layout(run, rid, snapshot.topology, samples, strength_edges, weight_edges, run_props, chosen)
 
 
 def layout(
@@ -78,8 +78,11 @@ def layout(
     strength_edges: list[np.ndarray],
     weight_edges: list[np.ndarray | None],
     run_props: Mapping[str, Any] | None = None,
+    chosen: Sequence[Sampler] | None = None,
 ) -> RunLayout:
-    """Assemble a run's layout from its sample and bins (new, or read back to resume a run)."""
+    """Assemble a run's layout from its sample and bins (new, or read back to resume a run). With the
+    samplers that ``chosen`` the units (a new run), each layer also records ``sample`` (the sampler)
+    and ``uniform`` (whether it draws uniformly: what in-database estimates assume)."""
     kinds = ["input"] + [_kind(topology, node.index) for node in topology.node_layers[1:]]
     layers = [
         {
@@ -97,6 +100,9 @@ def layout(
             topology.node_layers, kinds, samples, strength_edges, weight_edges, strict=True
         )
     ]
+    if chosen is not None:
+        for entry, sampler in zip(layers, chosen, strict=True):
+            entry.update(sample=repr(sampler), uniform=is_uniform(sampler))
     return RunLayout(run, rid, dict(run_props or {}), samples, strength_edges, weight_edges, layers)
 
 

@@ -31,7 +31,8 @@ def aggregate(runner: Neo4jRunner, run: str, epochs: Iterable[int]) -> pd.DataFr
     (stored units), ``neurons`` (stored neuron states), and
 
     - ``fluctuation``: from the stored neurons' exact strengths; ``fluctuation_kind`` "exact"
-      where the layer stores every unit, else "estimate" (unbiased up to the square root) with
+      where the layer stores every unit, "biased" (no error) where its sample is not uniform, else
+      "estimate" (unbiased up to the square root) with
       its standard error ``fluctuation_se`` and 95% interval ``fluctuation_low``..``fluctuation_high``
       (:func:`cntgraph.core.estimators.fluctuation_estimate`); ``exact_fluctuation`` (over all
       units, stored by the recorder) and the relative, signed ``fluctuation_error`` beside it;
@@ -39,8 +40,8 @@ def aggregate(runner: Neo4jRunner, run: str, epochs: Iterable[int]) -> pd.DataFr
       ``db_s_out``, ``db_s`` and their standard error ``db_s_se``. A part from a node layer
       stored whole is exact (``s_in_kind``, ``s_out_kind``; ``s_kind`` "exact" when both are),
       a part from a sampled one the expansion estimate of
-      :func:`cntgraph.core.estimators.expanded_total` (unbiased for Uniform samples, not for
-      TopStrength). ``s_error`` is the largest ``|db_s - s|`` over the layer's stored neurons,
+      :func:`cntgraph.core.estimators.expanded_total` (unbiased for uniform samples; from a
+      TopStrength sample, kind "biased", without a standard error: ``Layer.uniform``). ``s_error`` is the largest ``|db_s - s|`` over the layer's stored neurons,
       ``s_exact_error`` the same over its exact parts (NaN where none is), both relative to the
       largest ``|s|``; ``s_inside`` counts the stored neurons whose exact ``s`` lies in
       ``db_s +- 1.96 db_s_se``;

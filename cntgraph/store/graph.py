@@ -116,7 +116,9 @@ class Graph:
     def layers(self, run: str) -> pd.DataFrame:
         """The node layers of ``run``: ``layer``, ``name``, ``kind``, ``shape``, ``size``, ``sampled``,
         ``inputs`` (the node layers whose links go into it: ``[]`` for the input, ``[layer - 1]`` in a
-        chain, several where a residual addition or a concatenation joins layers).
+        chain, several where a residual addition or a concatenation joins layers), ``sample`` (the
+        sampler of its stored units) and ``uniform`` (whether that draws them uniformly; None for
+        runs stored before these existed).
 
         Example:
             graph.layers("mlp-1")["sampled"].tolist()

@@ -8,7 +8,9 @@ The tables (``.parquet``, or ``.csv`` with list columns as JSON text):
 
 - ``run``: one row, the run's ``name`` and its properties (model, input shape, sample, ...);
 - ``layers``: one row per node layer: ``index``, ``name``, ``kind``, ``inputs``, ``shape``,
-  ``size``, ``sampled``, ``s_edges``, ``w_edges`` (the histogram bins fixed for the run);
+  ``size``, ``sampled``, ``sample`` and ``uniform`` (its sampler, and whether that draws units
+  uniformly; empty for runs stored before they existed), ``s_edges``, ``w_edges`` (the histogram
+  bins fixed for the run);
 - ``epochs``: one row per complete epoch: ``epoch`` and its properties (loss, accuracy, ...);
 - ``neurons``: the stored neurons: ``layer``, ``unit``, ``in_layers``, ``in_units`` (the sources
   of their stored incoming links, in link order);
@@ -95,7 +97,7 @@ def run_tables(graph: Graph, run: str) -> dict[str, pd.DataFrame]:
     layer_states = graph.query("read/export_layer_states", run=run)
     tables = {
         "run": pd.DataFrame([{"name": run, **props}]),
-        "layers": layers[["index", "name", "kind", "inputs", "shape", "size", "sampled", "s_edges", "w_edges"]],
+        "layers": layers[["index", "name", "kind", "inputs", "shape", "size", "sampled", "sample", "uniform", "s_edges", "w_edges"]],
         "epochs": pd.DataFrame([{"epoch": int(e), **{k: _plain(v) for k, v in p.items() if k not in _EPOCH_KEYS}}
                                 for e, p in zip(epoch_rows["epoch"], epoch_rows["props"], strict=True)]),
         "neurons": neurons,
@@ -123,7 +125,7 @@ def import_run(graph: Graph, folder: Path, name: str | None = None, progress: bo
     if not graph.query("read/run", name=run).empty:
         raise QueryError(f"a run named {run!r} is already stored; delete it (`cntgraph delete {run}`) or import under another name")
     run_props = {k: _native(v) for k, v in tables["run"].iloc[0].items() if k != "name" and not _missing(v)}
-    layers = [{k: _native(v) for k, v in row.items()} for row in tables["layers"].to_dict("records")]
+    layers = [{k: _native(v) for k, v in row.items() if not _missing(v)} for row in tables["layers"].to_dict("records")]
     rid = secrets.randbits(62)
     writer = Writer(graph.runner, progress=progress)
     graph.runner.ensure_schema()

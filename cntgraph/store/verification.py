@@ -100,12 +100,14 @@ def coverage(frame: pd.DataFrame) -> pd.DataFrame:
 @dataclass(frozen=True)
 class Verdict:
     """What `judge` found: the ``disagreements`` (rows), the ``coverage`` per quantity over the
-    run's layers (``quantity``, ``estimates``, ``inside``, ``rate``, ``too_low``) and whether the run ``passed``."""
+    run's layers (``quantity``, ``estimates``, ``inside``, ``rate``, ``too_low``), the ``biased``
+    layers (sampled by a sampler that is not uniform: no intervals to judge) and whether the run ``passed``."""
 
     disagreements: pd.DataFrame
     coverage: pd.DataFrame
     rtol: float
     tolerance: float
+    biased: list[int]
 
     @property
     def passed(self) -> bool:
@@ -126,7 +128,12 @@ class Verdict:
                 f"{row.quantity} intervals: {row.inside} of {row.estimates} hold the exact value ({row.rate:.1%}; "
                 f"nominal {NOMINAL:.0%}, judged against {NOMINAL - self.tolerance:.0%}): {verdict}"
             )
-        if self.coverage.empty:
+        if self.biased:
+            lines.append(
+                f"layers {self.biased}: estimates from a sample that is not uniform (e.g. TopStrength), biased and without "
+                "intervals: not judged"
+            )
+        elif self.coverage.empty:
             lines.append("intervals: none, every value is exact")
         return lines
 
@@ -150,7 +157,9 @@ def judge(frame: pd.DataFrame, rtol: float = RTOL, tolerance: float = TOLERANCE)
     pooled = coverage(frame).groupby("quantity", as_index=False)[["estimates", "inside"]].sum()
     pooled["rate"] = pooled["inside"] / pooled["estimates"]
     pooled["too_low"] = binom.cdf(pooled["inside"], pooled["estimates"], NOMINAL - tolerance) < LEVEL
-    return Verdict(disagreements(frame, rtol), pooled, rtol, tolerance)
+    kinds = frame[["fluctuation_kind", "s_kind"]]
+    biased = sorted(int(layer) for layer in frame.loc[(kinds == "biased").any(axis=1), "layer"].unique())
+    return Verdict(disagreements(frame, rtol), pooled, rtol, tolerance, biased)
 
 
 def error_summary(frame: pd.DataFrame) -> pd.DataFrame:

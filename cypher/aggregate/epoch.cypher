@@ -6,7 +6,9 @@
 // expansion estimate size / sampled * (its stored links' weights), plus the bias; its s_out the
 // same per node layer it feeds. Each part has variance size^2 (1 - sampled/size) S^2 / sampled,
 // S^2 the variance (ddof 1) of the link weights over the sampled units of that layer (0 where a
-// sampled unit has no link); the parts' variances add. A part from a layer stored whole is exact.
+// sampled unit has no link); the parts' variances add. A part from a layer stored whole is exact;
+// one from a layer whose sampler is not uniform (Layer.uniform false: TopStrength) is 'biased',
+// with no standard error (so is such a layer's fluctuation); runs stored before Layer.uniform count as uniform.
 // Input units get s_in = 1, the units of a sink layer (one no Layer lists in `inputs`; old runs
 // lack them: [index - 1]) s_out = 1. Written as NeuronState.db_s_in, db_s_out, db_s, db_s_se.
 // Fluctuation: from the stored neurons' exact strengths (NeuronState.s): their population std
@@ -26,9 +28,9 @@ WITH rid, collect(each) AS layers,
      collect(coalesce(each.inputs, CASE WHEN each.index > 0 THEN [each.index - 1] ELSE [] END)) AS inputs
 WITH rid, layers, inputs, reduce(fed = [], l IN inputs | fed + l) AS fed,
      [l IN layers | toFloat(l.size) / l.sampled] AS scale,
-     [l IN layers | CASE WHEN l.sampled = l.size THEN 0.0 WHEN l.sampled > 1
+     [l IN layers | CASE WHEN l.sampled = l.size THEN 0.0 WHEN l.sampled > 1 AND coalesce(l.uniform, true)
                          THEN toFloat(l.size) ^ 2 * (1 - toFloat(l.sampled) / l.size) / l.sampled / (l.sampled - 1)
-                         ELSE 0.0 / 0.0 END] AS spread  // NaN: one sampled unit of several gives no variance
+                         ELSE 0.0 / 0.0 END] AS spread  // NaN: no variance from one sampled unit of several, nor from a biased sample
 CALL (rid, layers, scale, spread) {
   CALL (rid, layers, scale, spread) {
     MATCH (b:Neuron)-[:HAS_STATE]->(s:NeuronState)
@@ -71,6 +73,9 @@ WITH rid, layers, inputs, fed, layers[layer] AS node_layer, collect(s) AS states
 WITH rid, node_layer, states, size(states) AS neurons, toFloat(node_layer.size) AS units,
      all(l IN inputs[node_layer.index] WHERE layers[l].sampled = layers[l].size) AS in_exact,
      all(i IN range(0, size(inputs) - 1) WHERE NOT node_layer.index IN inputs[i] OR layers[i].sampled = layers[i].size) AS out_exact,
+     any(l IN inputs[node_layer.index] WHERE layers[l].sampled < layers[l].size AND NOT coalesce(layers[l].uniform, true)) AS in_biased,
+     any(i IN range(0, size(inputs) - 1) WHERE node_layer.index IN inputs[i] AND layers[i].sampled < layers[i].size
+                                               AND NOT coalesce(layers[i].uniform, true)) AS out_biased,
      reduce(top = 0.0, s IN states | CASE WHEN abs(s.s) > top THEN abs(s.s) ELSE top END) AS s_norm,
      [s IN states WHERE s.w_in_sum IS NOT NULL | [reduce(t = 0.0, w IN s.w_in | t + w) - s.w_in_sum, reduce(t = 0.0, w IN s.w_in | t + abs(w))]] AS checks
 WITH *, reduce(total = 0.0, s IN states | total + s.s) / neurons AS mean_s,
@@ -80,7 +85,8 @@ WITH *, reduce(total = 0.0, s IN states | total + s.s) / neurons AS mean_s,
      size([s IN states WHERE abs(s.db_s - s.s) <= $z * s.db_s_se OR abs(s.db_s - s.s) <= 1e-9 * s_norm]) AS s_inside
 WITH *, reduce(total = 0.0, s IN states | total + (s.s - mean_s) ^ 2) / neurons AS m2,
      reduce(total = 0.0, s IN states | total + (s.s - mean_s) ^ 4) / neurons AS m4
-WITH *, neurons = node_layer.size AS whole, (1 - neurons / units) AS correction, neurons / (neurons - $z) AS c
+WITH *, neurons = node_layer.size AS whole, coalesce(node_layer.uniform, true) AS uniform,
+     (1 - neurons / units) AS correction, neurons / (neurons - $z) AS c
 WITH *, CASE WHEN whole THEN m2 WHEN neurons > 1 THEN (units - 1) / units * m2 * neurons / (neurons - 1.0) END AS variance
 WITH *, sqrt(variance) AS estimate,
      CASE WHEN whole OR m2 = 0 THEN 0.0
@@ -90,24 +96,28 @@ WITH *, sqrt(variance) AS estimate,
                                          / (neurons - 1) * correction) END AS se_log
 WITH *, CASE WHEN whole OR m2 = 0 THEN estimate ELSE sqrt(c * variance * exp(-$z * se_log)) END AS low,
         CASE WHEN whole OR m2 = 0 THEN estimate ELSE sqrt(c * variance * exp($z * se_log)) END AS high
+WITH *, CASE WHEN whole THEN 'exact' WHEN uniform THEN 'estimate' ELSE 'biased' END AS fluctuation_kind,
+        CASE WHEN in_exact THEN 'exact' WHEN in_biased THEN 'biased' ELSE 'estimate' END AS s_in_kind,
+        CASE WHEN out_exact THEN 'exact' WHEN out_biased THEN 'biased' ELSE 'estimate' END AS s_out_kind
 MATCH (state:LayerState)
 USING INDEX SEEK state:LayerState(rid, layer, epoch)
 WHERE state.rid = rid AND state.layer = node_layer.index AND state.epoch = $epoch
-SET state.db_fluctuation = estimate, state.db_fluctuation_se = estimate_se,
-    state.db_fluctuation_low = low, state.db_fluctuation_high = high
+SET state.db_fluctuation = estimate,
+    state.db_fluctuation_se = CASE WHEN fluctuation_kind = 'biased' THEN null ELSE estimate_se END,
+    state.db_fluctuation_low = CASE WHEN fluctuation_kind = 'biased' THEN null ELSE low END,
+    state.db_fluctuation_high = CASE WHEN fluctuation_kind = 'biased' THEN null ELSE high END
 RETURN $epoch AS epoch, node_layer.index AS layer, node_layer.size AS size, node_layer.sampled AS sampled, neurons,
-       estimate AS fluctuation, CASE WHEN whole THEN 'exact' ELSE 'estimate' END AS fluctuation_kind,
-       estimate_se AS fluctuation_se, low AS fluctuation_low, high AS fluctuation_high,
+       estimate AS fluctuation, fluctuation_kind, state.db_fluctuation_se AS fluctuation_se,
+       state.db_fluctuation_low AS fluctuation_low, state.db_fluctuation_high AS fluctuation_high,
        state.fluctuation AS exact_fluctuation,
        CASE WHEN state.fluctuation > 0 THEN (estimate - state.fluctuation) / state.fluctuation
             ELSE estimate - state.fluctuation END AS fluctuation_error,
-       CASE WHEN in_exact AND out_exact THEN 'exact' ELSE 'estimate' END AS s_kind,
-       CASE WHEN in_exact THEN 'exact' ELSE 'estimate' END AS s_in_kind,
-       CASE WHEN out_exact THEN 'exact' ELSE 'estimate' END AS s_out_kind,
+       CASE WHEN in_exact AND out_exact THEN 'exact' WHEN in_biased OR out_biased THEN 'biased' ELSE 'estimate' END AS s_kind,
+       s_in_kind, s_out_kind,
        CASE WHEN s_norm > 0 THEN s_diff / s_norm ELSE s_diff END AS s_error,
        CASE WHEN NOT (in_exact OR out_exact) THEN null
             ELSE CASE WHEN in_diff > out_diff THEN in_diff ELSE out_diff END / CASE WHEN s_norm > 0 THEN s_norm ELSE 1.0 END END AS s_exact_error,
-       s_inside,
+       CASE WHEN in_biased OR out_biased THEN null ELSE s_inside END AS s_inside,
        CASE WHEN size(checks) > 0 THEN reduce(worst = 0.0, d IN checks | CASE WHEN abs(d[0]) / CASE WHEN d[1] > 0 THEN d[1] ELSE 1.0 END > worst
                                                                        THEN abs(d[0]) / CASE WHEN d[1] > 0 THEN d[1] ELSE 1.0 END ELSE worst END) END AS w_in_error
 ORDER BY layer

@@ -345,11 +345,10 @@ def test_run_names_and_property_names_cannot_inject_cypher(graph: Graph) -> None
 
 
 def test_per_layer_samples_must_name_real_layers() -> None:
-    from cntgraph.core.sampling import draw
+    from cntgraph.core.sampling import samplers
 
-    strengths = [np.zeros(4), np.zeros(3)]
     with pytest.raises(ConfigurationError, match=r"unknown layers \['fc9'\]; node layers are 0 \(input\), 1 \(fc\)"):
-        draw(strengths, ["input", "fc"], Full(), {"fc9": Uniform(1)})
+        samplers(["input", "fc"], Full(), {"fc9": Uniform(1)})
     with pytest.raises(ConfigurationError, match=r"Uniform\(k\) must be a whole number >= 1, got 0"):
         Uniform(0)
 

@@ -14,7 +14,7 @@ from cntgraph import layer_fluctuation, node_strength
 from cntgraph.cli import main
 from cntgraph.core.estimators import Z95, fluctuation_estimate
 from cntgraph.core.links import layer_links
-from cntgraph.core.sampling import Uniform
+from cntgraph.core.sampling import TopStrength, Uniform
 from cntgraph.errors import QueryError
 from cntgraph.model.snapshot import take_snapshot
 from cntgraph.model.tracing import trace
@@ -130,6 +130,26 @@ def test_sampled_run_gives_the_documented_estimates(graph: Graph, run_name: str)
             (expected.value, expected.se, expected.low, expected.high), rel=1e-9, abs=1e-15)
         assert row.fluctuation_error == pytest.approx((expected.value - np.std(s)) / np.std(s), rel=1e-9, abs=1e-15)
     assert not fully_stored(frame) and disagreements(frame).empty
+
+
+def test_a_sample_that_is_not_uniform_gives_biased_values_without_intervals(
+    graph: Graph, run_name: str, cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record(graph, run_name, mlp(), (6,), [mlp_params(0)], sample=TopStrength(3))
+    layers = graph.layers(run_name)
+    assert layers["sample"].tolist() == ["TopStrength(k=3)"] * 4 and not layers["uniform"].any()
+    frame = graph.aggregate(run_name)
+    # layers 0-2 keep 3 of 6, 5 and 4 units, chosen by strength; layer 3 keeps its 3
+    assert frame["fluctuation_kind"].tolist() == ["biased", "biased", "biased", "exact"]
+    assert frame["s_in_kind"].tolist() == ["exact", "biased", "biased", "biased"]
+    assert frame["s_out_kind"].tolist() == ["biased", "biased", "exact", "exact"]
+    assert frame["s_kind"].tolist() == ["biased"] * 4 and frame["s_inside"].isna().all()
+    assert frame["fluctuation_se"].iloc[:3].isna().all() and frame["fluctuation_low"].iloc[:3].isna().all()
+    assert frame["s_exact_error"].max() < RTOL and stored_states(graph, run_name, 0).query("layer in [1, 2]")["db_s_se"].isna().all()
+    assert main(["verify", run_name]) == 0
+    printed = capsys.readouterr().out
+    assert "layers [0, 1, 2, 3]: estimates from a sample that is not uniform (e.g. TopStrength), biased" in printed
+    assert "exact values: all agree" in printed
 
 
 def test_sampled_conv_neurons_without_stored_links_get_estimates(graph: Graph, run_name: str) -> None:
