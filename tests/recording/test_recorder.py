@@ -344,6 +344,14 @@ def test_run_names_and_property_names_cannot_inject_cypher(graph: Graph) -> None
     delete_run(graph, run)
 
 
+def test_bad_run_properties_are_refused_when_the_recorder_is_built() -> None:
+    model = nn.Sequential(nn.Linear(3, 2))
+    with pytest.raises(ConfigurationError, match="run property 'model' is reserved by cntgraph; rename it"):
+        Recorder(model, "props", (3,), props={"model": "mine"})
+    with pytest.raises(ConfigurationError, match=r"run property layers=\[1, 2\] is a list; use a number, string or boolean"):
+        Recorder(model, "props", (3,), props={"layers": [1, 2]})
+
+
 def test_per_layer_samples_must_name_real_layers() -> None:
     from cntgraph.core.sampling import samplers
 
