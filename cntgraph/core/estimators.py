@@ -85,6 +85,7 @@ def fluctuation_estimate(strengths: npt.ArrayLike, units: int) -> FluctuationEst
         value, "estimate", se, math.sqrt(c * variance * math.exp(-Z95 * se_log)), math.sqrt(c * variance * math.exp(Z95 * se_log))
     )
 
+
 def expanded_total(
     total: npt.ArrayLike, squares: npt.ArrayLike, sampled: npt.ArrayLike, units: npt.ArrayLike
 ) -> tuple[np.ndarray, np.ndarray]:

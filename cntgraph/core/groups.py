@@ -147,7 +147,8 @@ def population_divergences(states: pd.DataFrame, width: float = 0.0) -> pd.DataF
     kept = states.dropna(subset=["value"]).assign(group=lambda f: group_of(f["value"], width))
     rows = []
     for quantity in ("s", "w"):
-        present = kept[[_is_array(h) and _is_array(e) for h, e in zip(kept[f"{quantity}_hist"], kept[f"{quantity}_edges"], strict=True)]]
+        has = np.array([_is_array(h) and _is_array(e) for h, e in zip(kept[f"{quantity}_hist"], kept[f"{quantity}_edges"], strict=True)], dtype=bool)
+        present = kept.loc[has]
         for layer, part in present.groupby("layer", sort=True):
             edges = [np.asarray(e, dtype=np.float64) for e in part[f"{quantity}_edges"]]
             low, high, bins = min(e[0] for e in edges), max(e[-1] for e in edges), max(e.size for e in edges) - 1

@@ -106,7 +106,10 @@ def samplers(names: Sequence[str], sample: Sampler, per_layer: Mapping[int | str
         [Full(), TopStrength(k=1)]
     """
     overrides = dict(per_layer or {})
-    chosen = [overrides.pop(index, None) or overrides.pop(name, None) or sample for index, name in enumerate(names)]
+    chosen = []
+    for index, name in enumerate(names):
+        by_index, by_name = overrides.pop(index, None), overrides.pop(name, None)  # both keys name the layer
+        chosen.append(by_index or by_name or sample)
     if overrides:
         raise ConfigurationError(
             f"per-layer samples name unknown layers {sorted(map(str, overrides))}; node layers are "
@@ -125,5 +128,3 @@ def draw(strengths: Sequence[np.ndarray], chosen: Sequence[Sampler]) -> list[np.
         [[0, 1, 2, 3], [2]]
     """
     return [sampler.choose(index, strength) for index, (strength, sampler) in enumerate(zip(strengths, chosen, strict=True))]
-
-

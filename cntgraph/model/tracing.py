@@ -12,9 +12,9 @@ between them. A node layer is the input or the output of an operation that makes
   ``x.mean(dim=1)`` over positions: fixed links of weight 1/positions;
 - ``nn.LayerNorm``/``nn.GroupNorm``: their affine part, one link per unit;
 - ``nn.Embedding`` of the input's token ids: a Linear on one-hot inputs;
-- ``nn.RNN``/``nn.LSTM``/``nn.GRU`` (``batch_first``, one direction): a node layer of (time step,
+- ``nn.RNN``/``nn.LSTM``/``nn.GRU`` (``batch_first``; stacked; bidirectional): a node layer of (time step,
   hidden) units per layer of the module with input-to-hidden links at every step and hidden-to-hidden links from each
-  step to the next, the gates' weights summed;
+  step to the next (a backward direction's: to the one before), the gates' weights summed;
 - self-attention (``nn.MultiheadAttention``): its value and output projections (its
   data-dependent mixing across positions is no link);
 - a residual addition ``a + b`` (also ``+=``, ``torch.add``) of two tensors of the same shape:
@@ -40,7 +40,7 @@ Wiring rules:
   are accepted only as the very last step, as output wiring that adds no layer.
 - Every node layer must lead to the model's output, which is one node layer.
 - Everything else computed on the data (``x * 2``, ``x + 1``, indexing, products of two tensors...)
-  and every other module type (bidirectional RNNs, cross-attention...) raises
+  and every other module type (cross-attention, RNNs with ``proj_size``...) raises
   `TopologyError`, naming every such module at once.
 """
 

@@ -20,7 +20,7 @@ __all__ = ["AGGREGATE_COLUMNS", "aggregate"]
 AGGREGATE_COLUMNS = [
     "epoch", "layer", "size", "sampled", "neurons",
     "fluctuation", "fluctuation_kind", "fluctuation_se", "fluctuation_low", "fluctuation_high", "exact_fluctuation",
-    "fluctuation_error", "s_kind", "s_in_kind", "s_out_kind", "s_error", "s_exact_error", "s_inside", "w_in_error",
+    "fluctuation_error", "s_kind", "s_in_kind", "s_out_kind", "s_error", "s_exact_error", "s_estimates", "s_inside", "w_in_error",
 ]
 
 
@@ -43,8 +43,9 @@ def aggregate(runner: Neo4jRunner, run: str, epochs: Iterable[int]) -> pd.DataFr
       :func:`cntgraph.core.estimators.expanded_total` (unbiased for uniform samples; from a
       TopStrength sample, kind "biased", without a standard error: ``Layer.uniform``). ``s_error`` is the largest ``|db_s - s|`` over the layer's stored neurons,
       ``s_exact_error`` the same over its exact parts (NaN where none is), both relative to the
-      largest ``|s|``; ``s_inside`` counts the stored neurons whose exact ``s`` lies in
-      ``db_s +- 1.96 db_s_se``;
+      largest ``|s|``; ``s_estimates`` counts the stored neurons whose strength has a standard
+      error (none from a part over one sampled unit of several) and ``s_inside`` those whose exact
+      ``s`` lies in ``db_s +- 1.96 db_s_se``;
     - ``w_in_error``: the largest ``|sum(w_in) - w_in_sum| / sum(|w_in|)`` over the layer's stored
       neurons: the stored link weights against the sum the writer stored beside them (NaN in the
       input layer, and in runs written before ``w_in_sum`` existed).

@@ -67,13 +67,13 @@ def disagreements(frame: pd.DataFrame, rtol: float = RTOL) -> pd.DataFrame:
 
 
 def coverage(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per quantity (``fluctuation``, ``strength``) and node layer: how many estimates the layer has over
-    the epochs (``estimates``), how many of their intervals hold the exact value (``inside``) and the
-    ``rate``. Layers whose values are all exact have no row.
+    """Per quantity (``fluctuation``, ``strength``) and node layer: how many estimates with an interval
+    the layer has over the epochs (``estimates``), how many of their intervals hold the exact value
+    (``inside``) and the ``rate``. Layers whose values are all exact (or biased) have no row.
 
     Example:
         >>> import pandas as pd
-        >>> frame = pd.DataFrame({"layer": [1, 1], "neurons": [4, 4], "exact_fluctuation": [1.0, 2.0],
+        >>> frame = pd.DataFrame({"layer": [1, 1], "s_estimates": [4, 4], "exact_fluctuation": [1.0, 2.0],
         ...                       "fluctuation_kind": "estimate", "fluctuation_low": [0.9, 2.1],
         ...                       "fluctuation_high": [1.2, 2.5], "s_kind": "estimate", "s_inside": [4, 3]})
         >>> coverage(frame).to_dict("records")
@@ -81,14 +81,14 @@ def coverage(frame: pd.DataFrame) -> pd.DataFrame:
     """
     import pandas as pd
 
-    fluctuation = frame[frame["fluctuation_kind"] == "estimate"]
+    fluctuation = frame[(frame["fluctuation_kind"] == "estimate") & frame["fluctuation_low"].notna()]
     held = (fluctuation["fluctuation_low"] <= fluctuation["exact_fluctuation"]) & (
         fluctuation["exact_fluctuation"] <= fluctuation["fluctuation_high"]
     )
     strength = frame[frame["s_kind"] == "estimate"]
     parts = [
         pd.DataFrame({"layer": fluctuation["layer"], "estimates": 1, "inside": held.astype(int)}).assign(quantity="fluctuation"),
-        pd.DataFrame({"layer": strength["layer"], "estimates": strength["neurons"], "inside": strength["s_inside"]}).assign(
+        pd.DataFrame({"layer": strength["layer"], "estimates": strength["s_estimates"], "inside": strength["s_inside"]}).assign(
             quantity="strength"
         ),
     ]
@@ -144,7 +144,7 @@ def judge(frame: pd.DataFrame, rtol: float = RTOL, tolerance: float = TOLERANCE)
 
     Example:
         >>> import pandas as pd
-        >>> frame = pd.DataFrame({"epoch": [0, 1], "layer": [1, 1], "neurons": 64, "exact_fluctuation": [1.0, 2.0],
+        >>> frame = pd.DataFrame({"epoch": [0, 1], "layer": [1, 1], "s_estimates": 64, "exact_fluctuation": [1.0, 2.0],
         ...                       "fluctuation_kind": "estimate", "fluctuation_error": [0.02, 0.0],
         ...                       "fluctuation_low": [0.9, 1.8], "fluctuation_high": [1.2, 2.5], "s_kind": "estimate",
         ...                       "s_error": 0.1, "s_exact_error": float("nan"), "w_in_error": 0.0, "s_inside": [40, 41]})
@@ -168,7 +168,7 @@ def error_summary(frame: pd.DataFrame) -> pd.DataFrame:
 
     Example:
         >>> import pandas as pd
-        >>> frame = pd.DataFrame({"epoch": [0, 1], "layer": [1, 1], "size": 8, "sampled": 4, "neurons": 4,
+        >>> frame = pd.DataFrame({"epoch": [0, 1], "layer": [1, 1], "size": 8, "sampled": 4, "s_estimates": 4,
         ...                       "fluctuation_kind": "estimate", "fluctuation_error": [0.1, -0.3],
         ...                       "exact_fluctuation": [1.0, 1.0], "fluctuation_low": 0.8, "fluctuation_high": 1.2,
         ...                       "s_kind": "estimate", "s_error": [0.2, 0.05], "s_inside": [4, 2]})

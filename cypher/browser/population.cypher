@@ -11,7 +11,7 @@ WHERE any(pattern IN $runs WHERE run.name = pattern OR (pattern ENDS WITH '*' AN
 MATCH (run)-[:HAS_EPOCH]->(e:Epoch {complete: true})
 WITH run, e, split($by, '.') AS by
 WITH run, e, CASE by[0] WHEN 'run' THEN run[by[1]] WHEN 'epoch' THEN e[by[1]] END AS value
-WHERE value IS NOT NULL
+WHERE value IS NOT NULL AND value = value  // NaN (a diverged run's loss) is no group
 WITH run, e, CASE WHEN $width > 0 THEN round(floor(round(value / $width, 9)) * $width, 9) ELSE value END AS group
 MATCH (run)-[:HAS_LAYER]->(layer:Layer)-[:HAS_STATE]->(state:LayerState {epoch: e.epoch})
 WITH group, e.epoch AS epoch, layer.index AS layer, count(state) AS runs,
@@ -19,11 +19,12 @@ WITH group, e.epoch AS epoch, layer.index AS layer, count(state) AS runs,
      min(state.fluctuation) AS fluctuation_min, percentileCont(state.fluctuation, 0.5) AS fluctuation_median,
      max(state.fluctuation) AS fluctuation_max,
      collect([state.s_count, state.s_mean, state.s_std]) AS s, collect([state.w_count, state.w_mean, state.w_std]) AS w
-WITH *, reduce(n = 0, x IN s | n + x[0]) AS s_count, reduce(n = 0, x IN w | n + coalesce(x[0], 0)) AS w_count
-WITH *, reduce(total = 0.0, x IN s | total + x[0] * x[1]) / s_count AS s_mean,
+WITH *, reduce(n = 0, x IN s | n + coalesce(x[0], 0)) AS s_count, reduce(n = 0, x IN w | n + coalesce(x[0], 0)) AS w_count
+WITH *, CASE WHEN s_count > 0 THEN reduce(total = 0.0, x IN s | total + coalesce(x[0] * x[1], 0.0)) / s_count END AS s_mean,
      CASE WHEN w_count > 0 THEN reduce(total = 0.0, x IN w | total + coalesce(x[0] * x[1], 0.0)) / w_count END AS w_mean
 RETURN group, epoch, layer, runs, fluctuation_mean, CASE WHEN runs > 1 THEN fluctuation_std END AS fluctuation_std, fluctuation_min, fluctuation_median, fluctuation_max,
-       s_count, s_mean, sqrt(reduce(total = 0.0, x IN s | total + x[0] * (x[2] ^ 2 + (x[1] - s_mean) ^ 2)) / s_count) AS s_std,
+       CASE WHEN s_count > 0 THEN s_count END AS s_count, s_mean,
+       CASE WHEN s_count > 0 THEN sqrt(reduce(total = 0.0, x IN s | total + coalesce(x[0] * (x[2] ^ 2 + (x[1] - s_mean) ^ 2), 0.0)) / s_count) END AS s_std,
        CASE WHEN w_count > 0 THEN w_count END AS w_count, w_mean,
        CASE WHEN w_count > 0 THEN sqrt(reduce(total = 0.0, x IN w | total + coalesce(x[0] * (x[2] ^ 2 + (x[1] - w_mean) ^ 2), 0.0)) / w_count) END AS w_std
 ORDER BY group, epoch, layer

@@ -13,7 +13,7 @@ WHERE any(pattern IN $runs WHERE run.name = pattern OR (pattern ENDS WITH '*' AN
 MATCH (run)-[:HAS_EPOCH]->(e:Epoch {complete: true})
 WITH run, e, split($by, '.') AS by
 WITH run, e, CASE by[0] WHEN 'run' THEN run[by[1]] WHEN 'epoch' THEN e[by[1]] END AS value
-WHERE value IS NOT NULL
+WHERE value IS NOT NULL AND value = value  // NaN (a diverged run's loss) is no group
 WITH run, e, CASE WHEN $width > 0 THEN round(floor(round(value / $width, 9)) * $width, 9) ELSE value END AS group
 MATCH (run)-[:HAS_LAYER]->(layer:Layer)-[:HAS_STATE]->(state:LayerState {epoch: e.epoch})
 UNWIND [['s', layer.s_edges, state.s_hist], ['w', layer.w_edges, state.w_hist]] AS histogram

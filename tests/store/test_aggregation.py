@@ -13,8 +13,9 @@ from torch import nn
 from cntgraph import layer_fluctuation, node_strength
 from cntgraph.cli import main
 from cntgraph.core.estimators import Z95, fluctuation_estimate
-from cntgraph.core.links import layer_links
-from cntgraph.core.sampling import TopStrength, Uniform
+from cntgraph.core.links import layer_links, stored_links
+from cntgraph.core.metrics import per_unit
+from cntgraph.core.sampling import Full, TopStrength, Uniform
 from cntgraph.errors import QueryError
 from cntgraph.model.snapshot import take_snapshot
 from cntgraph.model.tracing import trace
@@ -30,6 +31,7 @@ from cntgraph.store.verification import (
 from cntgraph.studies.digits import cnn, load_digits, train
 from cntgraph.studies.ensemble import torch_threads
 from tests.conftest import delete_run
+from tests.model.test_dag import Recurrent
 from tests.store.test_graph import Params, float32, record, strengths
 
 pytestmark = pytest.mark.neo4j
@@ -132,6 +134,60 @@ def test_sampled_run_gives_the_documented_estimates(graph: Graph, run_name: str)
     assert not fully_stored(frame) and disagreements(frame).empty
 
 
+def test_a_recurrent_layer_s_links_from_itself_are_scaled_by_its_sample_less_the_unit(graph: Graph, run_name: str) -> None:
+    # a bidirectional GRU, 12 of its 40 (step, feature) units stored: a stored unit's links from its own
+    # layer come from the other 11, drawn of 39; the definition by hand, per neighbouring node layer
+    torch.manual_seed(0)
+    model, shape = Recurrent(nn.GRU, 1, bidirectional=True), (5, 3)
+    with Recorder(model, run_name, shape, graph=graph, sample=Uniform(12, seed=4), progress=False) as recorder:
+        recorder.capture(0)
+    samples = stored_units(graph, run_name)
+    snap = take_snapshot(model, trace(model, shape))
+    sizes = [node.size for node in snap.topology.node_layers]
+    sums: dict[tuple[int, int], np.ndarray] = {}  # (node layer of the unit, the other node layer): sums and squares
+    for number, layer in enumerate(snap.topology.layers, start=1):
+        src_layer, src, dst, w = stored_links(snap, number, samples)
+        for source in set(layer.sources):
+            here = src_layer == source
+            for into, other, units in ((layer.index, source, dst[here]), (source, layer.index, src[here])):
+                rows = np.searchsorted(samples[into], units)
+                found = sums.setdefault((into, other), np.zeros((2, samples[into].size)))
+                found += [np.bincount(rows, w[here], samples[into].size), np.bincount(rows, w[here] ** 2, samples[into].size)]
+    s = [np.zeros(units.size) for units in samples]
+    variance = [np.zeros(units.size) for units in samples]
+    for (into, other), (total, squares) in sums.items():
+        population, draws = sizes[other] - (into == other), samples[other].size - (into == other)
+        s[into] += population / draws * total
+        variance[into] += population**2 * (1 - draws / population) / draws * (squares - total**2 / draws) / (draws - 1)
+    for layer, bias in zip(snap.topology.layers, snap.biases, strict=True):
+        if bias is not None:
+            s[layer.index] += per_unit(layer, bias)[samples[layer.index]]
+    s[0] += 1.0  # the input's s_in
+    s[-1] += 1.0  # the output's s_out
+    frame = graph.aggregate(run_name)
+    states = stored_states(graph, run_name, 0)
+    assert (1, 1) in sums and frame["s_in_kind"][1] == "estimate"  # the recurrent layer's links from itself
+    np.testing.assert_allclose(states["db_s"], np.concatenate(s), rtol=1e-9)
+    np.testing.assert_allclose(states["db_s_se"], np.sqrt(np.concatenate(variance)), rtol=1e-9, atol=1e-15)
+
+
+def test_a_recurrent_output_layer_is_a_sink_despite_its_links_from_itself(graph: Graph, run_name: str) -> None:
+    class Tagger(nn.Module):  # the LSTM's states are the model's output
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = nn.LSTM(3, 4, batch_first=True)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.lstm(x)[0]
+
+    torch.manual_seed(0)
+    with Recorder(Tagger(), run_name, (5, 3), graph=graph, sample=Full(), progress=False) as recorder:
+        recorder.capture(0)
+    frame = graph.aggregate(run_name)
+    assert fully_stored(frame) and disagreements(frame).empty and frame["s_error"].max() < RTOL
+    assert (stored_states(graph, run_name, 0).query("layer == 1")["db_s_out"] == 1.0).all()
+
+
 def test_a_sample_that_is_not_uniform_gives_biased_values_without_intervals(
     graph: Graph, run_name: str, cli_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -150,6 +206,10 @@ def test_a_sample_that_is_not_uniform_gives_biased_values_without_intervals(
     printed = capsys.readouterr().out
     assert "layers [0, 1, 2, 3]: estimates from a sample that is not uniform (e.g. TopStrength), biased" in printed
     assert "exact values: all agree" in printed
+    # a run stored before Layer.uniform existed: its Run.sample says TopStrength
+    graph.runner.driver.execute_query("MATCH (l:Layer {run: $run}) REMOVE l.uniform, l.sample", run=run_name)
+    assert graph.layers(run_name)["uniform"].isna().all()
+    assert graph.aggregate(run_name)["fluctuation_kind"].tolist() == ["biased", "biased", "biased", "exact"]
 
 
 def test_sampled_conv_neurons_without_stored_links_get_estimates(graph: Graph, run_name: str) -> None:
