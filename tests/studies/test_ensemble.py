@@ -265,6 +265,12 @@ def test_members_recorded_into_neo4j_match_the_ensemble(graph: Graph) -> None:
             ours = recorded.fluctuation.query("member == @member.member").sort_values(["epoch", "layer"], ignore_index=True)
             assert stored["epoch"].tolist() == ours["epoch"].tolist() == np.repeat(range(member.epochs), 4).tolist()
             assert stored["fluctuation"].tolist() == pytest.approx(ours["fluctuation"].tolist(), rel=1e-12)
+            props = graph.query("read/export_run", run=run)["props"][0]  # the member, as run properties
+            assert {key: props[key] for key in ("member", "init", "scale", "seed")} == {
+                key: getattr(member, key) for key in ("member", "init", "scale", "seed")
+            }
+        groups = graph.population(runs, "run.scale").summary  # so a population groups by them
+        assert sorted(groups["group"].unique()) == sorted({member.scale for member in population})
     finally:
         for run in runs:
             delete_run(graph, run)
