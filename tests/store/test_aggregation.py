@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -13,8 +14,9 @@ from torch import nn
 from cntgraph import layer_fluctuation, node_strength
 from cntgraph.cli import main
 from cntgraph.core.estimators import Z95, fluctuation_estimate
-from cntgraph.core.links import layer_links, stored_links
+from cntgraph.core.links import stored_links
 from cntgraph.core.metrics import per_unit
+from cntgraph.core.network import Snapshot
 from cntgraph.core.sampling import Full, TopStrength, Uniform
 from cntgraph.errors import QueryError
 from cntgraph.model.snapshot import take_snapshot
@@ -110,7 +112,7 @@ def test_sampled_run_gives_the_documented_estimates(graph: Graph, run_name: str)
     frame = graph.aggregate(run_name)
     samples = stored_units(graph, run_name)
     assert [s.size for s in samples] == [3, 3, 3, 3] and frame["sampled"].tolist() == [3, 3, 3, 3]
-    estimates, errors = _estimates(model, (6,), samples)
+    estimates, errors = expected_estimates(take_snapshot(model, trace(model, (6,))), samples)
     exact = strengths(mlp_params(0), SIZES[0])
     states = stored_states(graph, run_name, 0)
     np.testing.assert_allclose(states["db_s"], np.concatenate(estimates), rtol=1e-9)
@@ -142,33 +144,12 @@ def test_a_recurrent_layer_s_links_from_itself_are_scaled_by_its_sample_less_the
     with Recorder(model, run_name, shape, graph=graph, sample=Uniform(12, seed=4), progress=False) as recorder:
         recorder.capture(0)
     samples = stored_units(graph, run_name)
-    snap = take_snapshot(model, trace(model, shape))
-    sizes = [node.size for node in snap.topology.node_layers]
-    sums: dict[tuple[int, int], np.ndarray] = {}  # (node layer of the unit, the other node layer): sums and squares
-    for number, layer in enumerate(snap.topology.layers, start=1):
-        src_layer, src, dst, w = stored_links(snap, number, samples)
-        for source in set(layer.sources):
-            here = src_layer == source
-            for into, other, units in ((layer.index, source, dst[here]), (source, layer.index, src[here])):
-                rows = np.searchsorted(samples[into], units)
-                found = sums.setdefault((into, other), np.zeros((2, samples[into].size)))
-                found += [np.bincount(rows, w[here], samples[into].size), np.bincount(rows, w[here] ** 2, samples[into].size)]
-    s = [np.zeros(units.size) for units in samples]
-    variance = [np.zeros(units.size) for units in samples]
-    for (into, other), (total, squares) in sums.items():
-        population, draws = sizes[other] - (into == other), samples[other].size - (into == other)
-        s[into] += population / draws * total
-        variance[into] += population**2 * (1 - draws / population) / draws * (squares - total**2 / draws) / (draws - 1)
-    for layer, bias in zip(snap.topology.layers, snap.biases, strict=True):
-        if bias is not None:
-            s[layer.index] += per_unit(layer, bias)[samples[layer.index]]
-    s[0] += 1.0  # the input's s_in
-    s[-1] += 1.0  # the output's s_out
+    s, errors = expected_estimates(take_snapshot(model, trace(model, shape)), samples)
     frame = graph.aggregate(run_name)
     states = stored_states(graph, run_name, 0)
-    assert (1, 1) in sums and frame["s_in_kind"][1] == "estimate"  # the recurrent layer's links from itself
+    assert frame["s_in_kind"][1] == "estimate" and frame["size"][1] == 40 and frame["sampled"][1] == 12
     np.testing.assert_allclose(states["db_s"], np.concatenate(s), rtol=1e-9)
-    np.testing.assert_allclose(states["db_s_se"], np.sqrt(np.concatenate(variance)), rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(states["db_s_se"], np.concatenate(errors), rtol=1e-9, atol=1e-15)
 
 
 def test_a_recurrent_output_layer_is_a_sink_despite_its_links_from_itself(graph: Graph, run_name: str) -> None:
@@ -220,35 +201,45 @@ def test_sampled_conv_neurons_without_stored_links_get_estimates(graph: Graph, r
     samples = stored_units(graph, run_name)
     # with this sample, input unit 6 links to no stored unit and conv unit 7 is reached by no stored input
     assert samples[0].tolist() == [2, 6, 8, 26] and samples[1].tolist() == [7, 13, 17, 28]
-    estimates, errors = _estimates(model, (1, 6, 6), samples)
+    estimates, errors = expected_estimates(take_snapshot(model, trace(model, (1, 6, 6))), samples)
     states = stored_states(graph, run_name, 0)
     np.testing.assert_allclose(states["db_s"], np.concatenate(estimates), rtol=1e-9)
     np.testing.assert_allclose(states["db_s_se"], np.concatenate(errors), rtol=1e-9, atol=1e-15)
     assert estimates[0][1] == 1.0 and errors[0][1] == 0.0  # s_in = 1; no stored out-link: s_out's estimate is 0, and so its spread
 
 
-def _estimates(model: nn.Module, shape: tuple[int, ...], samples: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """The estimator by its definition, from the model's links: per neighbouring node layer, the sum over
-    its stored units scaled by size / sampled, with the variance of an expansion estimate (a stored
-    unit without a link counting 0); the parts' variances add. Returns the strengths and their errors."""
-    snapshot = take_snapshot(model, trace(model, shape))
-    sizes = [node.size for node in snapshot.topology.node_layers]
-    s_in = [np.ones(samples[0].size)] + [np.zeros(units.size) for units in samples[1:]]
-    s_out = [np.zeros(units.size) for units in samples[:-1]] + [np.ones(samples[-1].size)]
+def expected_estimates(snapshot: Snapshot, samples: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The in-database estimator by its definition, from the snapshot's links between the sampled units:
+    each stored unit's strength and its standard error, per node layer. Per neighbouring node layer of
+    N units, n stored: N / n times the sum of the unit's stored links with it (a stored unit without
+    a link counts 0), with variance N^2 (1 - n/N) S^2 / n, S^2 their sample variance; N - 1 and n - 1
+    where that layer is the unit's own (a recurrent layer's links from itself). Plus the biases;
+    input units have s_in = 1, sink units s_out = 1."""
+    topology = snapshot.topology
+    sizes = [node.size for node in topology.node_layers]
+    sums: dict[tuple[int, int], np.ndarray] = {}  # (node layer of the unit, the other node layer): sums and squares
+    for number, layer in enumerate(topology.layers, start=1):
+        src_layer, src, dst, w = stored_links(snapshot, number, samples)
+        for source in set(layer.sources):
+            here = src_layer == source
+            for into, other, units in ((layer.index, source, dst[here]), (source, layer.index, src[here])):
+                rows = np.searchsorted(samples[into], units)
+                found = sums.setdefault((into, other), np.zeros((2, samples[into].size)))
+                found += [np.bincount(rows, w[here], samples[into].size), np.bincount(rows, w[here] ** 2, samples[into].size)]
+    s = [np.zeros(units.size) for units in samples]
     variance = [np.zeros(units.size) for units in samples]
-    for layer, bias in enumerate(snapshot.biases, start=1):
-        src, dst, w = layer_links(snapshot, layer, samples[layer - 1], samples[layer])
-        for ends, other, into, part in ((dst, layer - 1, layer, s_in), (src, layer, layer - 1, s_out)):
-            rows = np.searchsorted(samples[into], ends)
-            n, size = samples[other].size, sizes[other]
-            total = np.bincount(rows, w, samples[into].size)
-            squares = np.bincount(rows, w * w, samples[into].size)
-            part[into] += size / n * total
-            if n < size:
-                variance[into] += size**2 * (1 - n / size) / n * (squares - total**2 / n) / (n - 1)
+    for (into, other), (total, squares) in sums.items():
+        population, draws = sizes[other] - (into == other), samples[other].size - (into == other)
+        s[into] += population / draws * total
+        if draws < population:
+            variance[into] += population**2 * (1 - draws / population) / draws * (squares - total**2 / draws) / (draws - 1)
+    for layer, bias in zip(topology.layers, snapshot.biases, strict=True):
         if bias is not None:
-            s_in[layer] += np.repeat(bias, sizes[layer] // bias.size)[samples[layer]]
-    return [i + o for i, o in zip(s_in, s_out, strict=True)], [np.sqrt(np.maximum(v, 0)) for v in variance]
+            s[layer.index] += per_unit(layer, bias)[samples[layer.index]]
+    s[0] += 1.0
+    for sink in topology.sinks:
+        s[sink] += 1.0
+    return s, [np.sqrt(np.maximum(v, 0.0)) for v in variance]
 
 
 def test_over_independent_samples_the_database_intervals_cover_near_the_nominal_rate(graph: Graph) -> None:

@@ -39,6 +39,7 @@ from cntgraph.store.verification import RTOL, disagreements, fully_stored
 from cntgraph.store.writer import Writer
 from cntgraph.view.data import RunData
 from tests.conftest import delete_run
+from tests.store.test_aggregation import expected_estimates
 
 pytestmark = pytest.mark.neo4j
 
@@ -192,35 +193,13 @@ def test_aggregation_is_the_documented_estimator(graph: Graph, dag: tuple[str, R
     assert frame["sampled"].tolist() == [units.size for units in layout.samples]
     samples = layout.samples
     snap = snapshot(2)
-    scale = np.array([size / units.size for size, units in zip(SIZES, samples, strict=True)])
-    # the estimator by its definition: each stored link counted at both its ends, scaled by the size /
-    # sampled of the layer at its other end; the bias of every layer into a unit; input s_in = 1, sink s_out = 1
-    # the variance: per neighbouring layer l of n of N units stored, N^2 (1 - n/N) / n times the sample variance
-    # (ddof 1) of the weights from (or to) its stored units, 0 where a stored unit has no link; the parts' variances add
-    s_in = [np.ones(samples[0].size)] + [np.zeros(units.size) for units in samples[1:]]
-    s_out = [np.ones(units.size) if layer in SINKS else np.zeros(units.size) for layer, units in enumerate(samples)]
-    variance = [np.zeros(units.size) for units in samples]
-
-    def add_variance(into: int, rows: np.ndarray, w: np.ndarray, other: int) -> None:
-        n, size = samples[other].size, SIZES[other]
-        total, squares = (np.bincount(rows, values, samples[into].size) for values in (w, w * w))
-        variance[into] += size**2 * (1 - n / size) / n * (squares - total**2 / n) / (n - 1) if n < size else 0.0
-
-    for number, (layer, bias) in enumerate(zip(LAYERS, snap.biases, strict=True), start=1):
-        src_layer, src, dst, w = stored_links(snap, number, samples)
-        rows = np.searchsorted(samples[layer.index], dst)
-        np.add.at(s_in[layer.index], rows, scale[src_layer] * w)
-        for source in layer.sources:
-            here = src_layer == source
-            np.add.at(s_out[source], np.searchsorted(samples[source], src[here]), scale[layer.index] * w[here])
-            add_variance(layer.index, rows[here], w[here], source)
-            add_variance(source, np.searchsorted(samples[source], src[here]), w[here], layer.index)
-        if bias is not None:
-            s_in[layer.index] += bias[samples[layer.index]]
-    estimates = [i + o for i, o in zip(s_in, s_out, strict=True)]
+    # the estimator by its definition: each stored link counted at both its ends, scaled from the
+    # sample of the layer at its other end, with the variance of that estimate; biases; input s_in = 1, sink s_out = 1
+    estimates, errors = expected_estimates(snap, samples)
+    assert snap.topology.sinks == set(SINKS)
     states = db_states(graph, run, 2)
     np.testing.assert_allclose(states["db_s"], np.concatenate(estimates), rtol=1e-9)
-    np.testing.assert_allclose(states["db_s_se"], np.sqrt(np.maximum(np.concatenate(variance), 0)), rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(states["db_s_se"], np.concatenate(errors), rtol=1e-9, atol=1e-15)
     exact = node_strength(snap)
     for row, units in zip(frame.itertuples(index=False), samples, strict=True):  # the fluctuation from the stored exact strengths
         expected = fluctuation_estimate(exact.loc[exact["layer"] == row.layer, "s"].to_numpy()[units], SIZES[row.layer])
