@@ -40,6 +40,7 @@ __all__ = [
     "with_boundary",
     "link_count",
     "node_strength",
+    "unit_table",
     "layer_fluctuation",
     "link_weights",
     "layer_parameters",
@@ -149,17 +150,30 @@ def node_strength(snapshot: Snapshot) -> pd.DataFrame:
         >>> df.s_out.tolist(), df.s.tolist()
         ([4.0, 6.0, 1.0, -1.0, 1.0], [5.0, 7.0, 4.5, 5.5, 3.0])
     """
-    strengths = layer_strengths(snapshot)
-    sizes = [len(s.s_in) for s in strengths]
-    s_in = np.concatenate([s.s_in for s in strengths])
-    s_out = np.concatenate([s.s_out for s in strengths])
+    table = unit_table(layer_strengths(snapshot))
+    table["s"] = table["s_in"].to_numpy() + table["s_out"].to_numpy()
+    return table
+
+
+def unit_table(strengths: Sequence[Strengths], name_in: str = "s_in", name_out: str = "s_out") -> pd.DataFrame:
+    """One row per unit of every node layer: ``layer``, ``unit`` (flat index inside the layer),
+    then each unit's ``s_in`` and ``s_out`` of ``strengths`` under the names given.
+
+    Example:
+        >>> unit_table([Strengths(np.ones(2), np.zeros(2)), Strengths(np.zeros(1), np.ones(1))], "k_in", "k_out").values.tolist()
+        [[0.0, 0.0, 1.0, 0.0], [0.0, 1.0, 1.0, 0.0], [1.0, 0.0, 0.0, 1.0]]
+    """
+    sizes = np.array([len(s.s_in) for s in strengths], dtype=np.int64)
+    starts = np.cumsum(sizes) - sizes
+    unit = np.arange(int(sizes.sum()), dtype=np.int64)
+    for start, size in zip(starts.tolist(), sizes.tolist(), strict=True):
+        unit[start : start + size] -= start  # in place: one array, not one per layer
     return pd.DataFrame(
         {
             "layer": np.repeat(np.arange(len(sizes), dtype=np.int64), sizes),
-            "unit": np.concatenate([np.arange(n, dtype=np.int64) for n in sizes]),
-            "s_in": s_in,
-            "s_out": s_out,
-            "s": s_in + s_out,
+            "unit": unit,
+            name_in: np.concatenate([s.s_in for s in strengths]),
+            name_out: np.concatenate([s.s_out for s in strengths]),
         },
         copy=False,  # every column is a new array of its own: no need to copy them into one block
     )
@@ -376,7 +390,8 @@ def _conv_strengths(layer: WeightedLayer, weight: np.ndarray, bias: np.ndarray |
     """
     c_in, c_out = layer.in_shape[0], layer.out_shape[0]
     kernel = weight.shape[2:]
-    k_in = weight.sum(axis=1)  # (C_out, *kernel)
+    # (C_out, *kernel): einsum, as numpy's sum over a middle axis is several times slower on a kernel of a few taps
+    k_in = np.einsum("oik->ok", weight.reshape(c_out, weight.shape[1], -1)).reshape(c_out, *kernel)
     k_out = weight.reshape(layer.groups, c_out // layer.groups, -1, *kernel).sum(axis=1).reshape(c_in, *kernel)
     taps = [_axis_taps(n_in, n_out, layer, axis)
             for axis, (n_in, n_out) in enumerate(zip(layer.in_shape[1:], layer.out_shape[1:], strict=True))]  # fmt: skip

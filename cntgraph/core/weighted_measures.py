@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from cntgraph.core.links import layer_links
-from cntgraph.core.metrics import Strengths, link_count, link_sums, with_boundary
+from cntgraph.core.metrics import link_count, link_sums, unit_table, with_boundary
 from cntgraph.core.network import Snapshot, WeightedLayer, dense_snapshot  # noqa: F401 - dense_snapshot: the examples
 
 __all__ = ["absolute_strength", "disparity", "link_assortativity", "network_assortativity"]
@@ -50,7 +50,7 @@ def absolute_strength(snapshot: Snapshot) -> pd.DataFrame:
         [[1.0, 1.0, 2.0], [1.0, 3.0, 4.0], [4.5, 1.0, 5.5]]
     """
     strengths = with_boundary(snapshot, link_sums(snapshot, _absolute))
-    frame = _per_unit(strengths, "abs_s_in", "abs_s_out")
+    frame = unit_table(strengths, "abs_s_in", "abs_s_out")
     frame["abs_s"] = frame["abs_s_in"] + frame["abs_s_out"]
     return frame
 
@@ -74,7 +74,7 @@ def disparity(snapshot: Snapshot) -> pd.DataFrame:
     """
     absolute = link_sums(snapshot, _absolute)
     squares = link_sums(snapshot, _square)
-    frame = _per_unit(link_sums(snapshot, link_count), "k_in", "k_out").astype({"k_in": np.int64, "k_out": np.int64})
+    frame = unit_table(link_sums(snapshot, link_count), "k_in", "k_out").astype({"k_in": np.int64, "k_out": np.int64})
     with np.errstate(divide="ignore", invalid="ignore"):
         for end in ("in", "out"):
             total = np.concatenate([getattr(s, f"s_{end}") for s in absolute])
@@ -136,16 +136,6 @@ def _absolute(layer: WeightedLayer, values: np.ndarray) -> np.ndarray:
 
 def _square(layer: WeightedLayer, values: np.ndarray) -> np.ndarray:
     return values * values
-
-
-def _per_unit(strengths: list[Strengths], name_in: str, name_out: str) -> pd.DataFrame:
-    sizes = [len(s.s_in) for s in strengths]
-    return pd.DataFrame({
-        "layer": np.repeat(np.arange(len(sizes), dtype=np.int64), sizes),
-        "unit": np.concatenate([np.arange(n, dtype=np.int64) for n in sizes]),
-        name_in: np.concatenate([s.s_in for s in strengths]),
-        name_out: np.concatenate([s.s_out for s in strengths]),
-    })
 
 
 def _layer_moments(snapshot: Snapshot, absolute: bool, by_weight: bool) -> list[tuple[WeightedLayer, int, np.ndarray]]:
