@@ -8,7 +8,8 @@
 (c) how the time grows with MLP width and with conv input size;
 (d) layer_links for about 1e6 links between sampled units;
 (e) node_strength of torchvision resnet18 / mobilenet_v2 at 3x224x224 beside one batch-1 forward
-    pass of the same model (eval, no_grad), interleaved, with its parts: trace, snapshot, strengths.
+    pass of the same model (eval, no_grad), with its parts: trace, snapshot, strengths. In each
+    round every part runs 5 times back to back (the round keeps their median); the ratio is per round.
 """
 
 from __future__ import annotations
@@ -172,6 +173,10 @@ def bench_links(repeat: int) -> list[str]:
     return rows
 
 
+#: back-to-back calls of one part in a round of (e); the round's time is their median
+BLOCK = 5
+
+
 def bench_torchvision(repeat: int) -> list[str]:
     from torchvision.models import mobilenet_v2, resnet18
 
@@ -200,11 +205,14 @@ def bench_torchvision(repeat: int) -> list[str]:
         times: dict[str, list[float]] = {name: [] for name in parts}
         for run in parts.values():
             run()  # warm up
-        for _ in range(repeat):  # interleaved, so that the machine's load falls on all alike
-            for name, run in parts.items():
-                start = time.perf_counter()
-                run()
-                times[name].append(time.perf_counter() - start)
+        for _ in range(repeat):  # rounds, so that the machine's load falls on all alike
+            for name, run in parts.items():  # each part in a block of back-to-back calls, as a loop would call it
+                block = []
+                for _ in range(BLOCK):
+                    start = time.perf_counter()
+                    run()
+                    block.append(time.perf_counter() - start)
+                times[name].append(statistics.median(block))
         ratios = [s / f for s, f in zip(times["node_strength"], times["forward"], strict=True)]
 
         def cell(name: str) -> str:
