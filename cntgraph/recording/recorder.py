@@ -290,7 +290,7 @@ class Recorder:
         if not self.epochs_written or self._writer is None or self._layout is None:
             return
         try:
-            self._writer.summarise(self._layout.rid)
+            self._writer.summarise(self._layout.rid, self.run)
         except ConnectionError as error:
             warnings.warn(
                 f"cntgraph: the LINK summaries of run {self.run!r} were not refreshed ({error}); "

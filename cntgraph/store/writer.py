@@ -23,7 +23,7 @@ __all__ = ["DEFAULT_BATCH", "Writer", "delete_incomplete_epochs", "delete_run", 
 
 #: link weights per transaction (measured in bench/bench_writer.py)
 DEFAULT_BATCH = 100_000
-_PROGRESS_FROM = 200_000  # show a progress bar for epochs with at least this many links
+_PROGRESS_FROM = 200_000  # show a progress bar for epochs (and LINK summaries) of at least this many links
 
 
 class Writer:
@@ -119,10 +119,26 @@ class Writer:
             self.runner.run_autocommit("write/links", rid=rid)
             self._runs_linked.add(rid)
 
-    def summarise(self, rid: int) -> None:
+    def summarise(self, rid: int, run: str | None = None) -> None:
         """Set the summaries of the run's ``LINK`` relationships (first, last, delta, min, max and the
-        epochs they cover) from its complete epochs: at a recorder's close, and after a replay."""
-        self.runner.run_autocommit("write/link_summaries", rid=rid)
+        epochs they cover) from its complete epochs: at a recorder's close, and after a replay.
+
+        A node layer at a time, with a progress bar (named after ``run``) where they are many: on a
+        large run this takes a while, as it reads every epoch's weights.
+        """
+        layers = self.runner.run("write/linked_layers", rid=rid)
+        total = sum(int(row["links"]) for row in layers)
+        with tqdm(
+            total=total,
+            desc=f"{run or f'run {rid}'}: LINK summaries",
+            unit=" links",
+            unit_scale=True,
+            leave=False,
+            disable=not self.progress or total < _PROGRESS_FROM,
+        ) as bar:
+            for row in layers:
+                self.runner.run_autocommit("write/link_summaries", rid=rid, layer=row["layer"])
+                bar.update(int(row["links"]))
 
     def _ensure_run(self, records: EpochRecords) -> None:
         """Run, Layer and sampled Neuron nodes, and LINKs: written once per run and writer (idempotent)."""

@@ -2,10 +2,10 @@
 // weight, `delta` (last - first), `min`, `max`, `first_epoch`, `last_epoch` and `epochs` (how many).
 // Run after a recorder's epochs are written (at close, and when a run is resumed or repaired);
 // auto-commit, a transaction per 50 neurons (a small memory footprint beside other writers).
-// Parameters: $rid - run id.
-// Example: graph.runner.run_autocommit("write/link_summaries", rid=42)
+// Parameters: $rid - run id; $layer - the LINKs into this node layer only (null: every LINK of the run).
+// Example: graph.runner.run_autocommit("write/link_summaries", rid=42, layer=None)
 MATCH (n:Neuron {rid: $rid})
-WHERE n.linked
+WHERE n.linked AND ($layer IS NULL OR n.layer = $layer)
 CALL (n) {
   MATCH (n)-[:HAS_STATE]->(state:NeuronState)
   WHERE EXISTS { MATCH (:Epoch {rid: $rid, epoch: state.epoch, complete: true}) }

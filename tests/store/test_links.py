@@ -7,10 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tqdm import tqdm
 
 from cntgraph.cli import main
 from cntgraph.core.sampling import Uniform
+from cntgraph.store import writer as writer_module
 from cntgraph.store.graph import Graph
+from cntgraph.store.writer import Writer
 from tests.recording.test_recorder import mlp, record
 
 pytestmark = pytest.mark.neo4j
@@ -57,6 +60,25 @@ def test_link_summaries_equal_numpys_over_the_recorded_epochs(graph: Graph, run_
     assert graph.cypher("MATCH (a:Neuron {run: $run})-[l:LINK]->(b) WHERE abs(l.delta) > 0.1 RETURN count(l) AS n", run=run_name)["n"][0] == int(
         (links["delta"].abs() > 0.1).sum()
     )
+
+
+def test_link_summaries_are_set_layer_by_layer_under_a_progress_bar(
+    graph: Graph, run_name: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record(graph, run_name, mlp(), range(2), sample=Uniform(5, seed=3))
+    summarised = graph.cypher(LINKS, run=run_name)
+    graph.runner.driver.execute_query(
+        "MATCH (:Neuron {run: $run})-[l:LINK]->() REMOVE l.first, l.last, l.delta, l.min, l.max, l.first_epoch, l.last_epoch, l.epochs",
+        run=run_name,
+    )
+    assert graph.cypher(LINKS, run=run_name)["epochs"].isna().all()
+    monkeypatch.setattr(writer_module, "_PROGRESS_FROM", 1)  # a bar even for this small run
+    rid = int(graph.query("read/run", name=run_name)["rid"][0])
+    capsys.readouterr()
+    Writer(graph.runner, progress=True).summarise(rid, run_name)
+    shown = capsys.readouterr().err
+    assert f"{run_name}: LINK summaries" in shown and f"/{tqdm.format_sizeof(len(summarised))}" in shown  # every LINK counted
+    assert graph.cypher(LINKS, run=run_name).equals(summarised)  # every layer's LINKs summarised again
 
 
 def test_graph_patterns_work_natively(graph: Graph, run_name: str) -> None:
