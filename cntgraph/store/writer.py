@@ -62,14 +62,7 @@ class Writer:
         if begun[0]["existed"]:
             self.runner.run("write/epoch_clear_states", rid=rid, epoch=epoch)
         total = records.link_count
-        with tqdm(
-            total=total,
-            desc=f"{records.run} epoch {records.epoch}",
-            unit=" links",
-            unit_scale=True,
-            leave=False,
-            disable=not self.progress or total < _PROGRESS_FROM,
-        ) as bar:
+        with self._bar(total, f"{records.run} epoch {records.epoch}") as bar:
             for group in transactions(epoch_statements(records, self.batch_size), self.batch_size):
                 results = self.runner.run_many(group)
                 for (name, params), rows in zip(group, results, strict=True):
@@ -82,6 +75,11 @@ class Writer:
                             "was being written, so it was not marked complete. Record one run from one process at a time."
                         )
         return total
+
+    def _bar(self, links: int, what: str) -> tqdm:
+        """A progress bar over ``links`` links, shown (and cleared when done) where they are many."""
+        return tqdm(total=links, desc=what, unit=" links", unit_scale=True, leave=False,
+                    disable=not self.progress or links < _PROGRESS_FROM)  # fmt: skip
 
     @staticmethod
     def _check_states(records: EpochRecords, params: dict[str, Any], stored: int) -> None:
@@ -128,14 +126,7 @@ class Writer:
         """
         layers = self.runner.run("write/linked_layers", rid=rid)
         total = sum(int(row["links"]) for row in layers)
-        with tqdm(
-            total=total,
-            desc=f"{run or f'run {rid}'}: LINK summaries",
-            unit=" links",
-            unit_scale=True,
-            leave=False,
-            disable=not self.progress or total < _PROGRESS_FROM,
-        ) as bar:
+        with self._bar(total, f"{run or f'run {rid}'}: LINK summaries") as bar:
             for row in layers:
                 self.runner.run_autocommit("write/link_summaries", rid=rid, layer=row["layer"])
                 bar.update(int(row["links"]))
