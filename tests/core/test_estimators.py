@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from cntgraph.core.estimators import Z95, expanded_total, fluctuation_estimate
-from cntgraph.core.links import layer_links
 from cntgraph.errors import ConfigurationError
 from cntgraph.model.metrics import node_strength
 from cntgraph.model.snapshot import take_snapshot
 from cntgraph.model.tracing import trace
+from cntgraph.studies.coverage import strength_part_errors
 from cntgraph.studies.digits import cnn, load_digits, train
 from cntgraph.studies.ensemble import torch_threads
 
@@ -49,25 +49,10 @@ def test_over_many_samples_a_strength_part_is_unbiased_and_its_interval_covers_n
     # the links of conv layer `layer`, both ends sampled 64 units at a time, 1,000 times: the sums into each
     # stored destination unit and out of each stored source unit, against the sums over all links
     snapshot = take_snapshot(trained_cnn, trace(trained_cnn, (1, 8, 8)))
-    src, dst, w = layer_links(snapshot, layer)
-    n_src, n_dst = (node.size for node in snapshot.topology.node_layers[layer - 1 : layer + 1])
-    exact_in, exact_out = np.bincount(dst, w, n_dst), np.bincount(src, w, n_src)
-    rng = np.random.default_rng(layer)
-    errors: dict[str, list[np.ndarray]] = {"in": [], "out": []}
-    for _ in range(1000):
-        a = rng.choice(n_src, min(64, n_src), replace=False)
-        b = rng.choice(n_dst, 64, replace=False)
-        kept = np.isin(src, a) & np.isin(dst, b)
-        for part, ends, units, other, size, exact in (("in", dst, b, a, n_src, exact_in), ("out", src, a, b, n_dst, exact_out)):
-            total = np.bincount(ends[kept], w[kept], max(n_src, n_dst))[units]
-            squares = np.bincount(ends[kept], w[kept] ** 2, max(n_src, n_dst))[units]
-            value, se = expanded_total(total, squares, other.size, size)
-            errors[part].append(np.stack([value - exact[units], se]))
-    for part, found in errors.items():
+    for part, (error, se) in strength_part_errors(snapshot, layer, sample=64, draws=1000, seed=layer).items():
         if part == "in" and layer == 1:  # layer 0 (64 units) is stored whole: exact
-            assert all(np.allclose(e[0], 0, atol=1e-12) and np.all(e[1] == 0) for e in found)
+            assert np.allclose(error, 0, atol=1e-12) and np.all(se == 0)
             continue
-        error, se = np.concatenate(found, axis=1)
         assert abs(error.mean()) < 4 * error.std() / np.sqrt(error.size)  # unbiased: the mean error is within noise
         covered = np.mean(np.abs(error) <= Z95 * se)
         assert 0.90 <= covered <= 0.97, (part, covered)  # nominal 0.95; measured 0.92-0.95 (docs/METRICS.md)
